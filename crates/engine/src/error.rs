@@ -1,0 +1,81 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the engine, with enough context to act on.
+///
+/// Variants are structured (paths, expected/got values) so callers such as the
+/// server can map them to precise responses instead of parsing messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ONNX Runtime shared library is not where it was looked for.
+    #[error(
+        "ONNX Runtime library not found at {path}; run `scripts/bootstrap.sh` to fetch it \
+         (or point ORT_DYLIB_PATH / MOLTSEARCH_CACHE at an existing copy)"
+    )]
+    RuntimeMissing {
+        /// Where the library was expected.
+        path: PathBuf,
+    },
+    /// The ONNX Runtime library exists but could not be loaded or initialised.
+    #[error("could not load ONNX Runtime from {path}: {message}")]
+    RuntimeLoad {
+        /// The library that failed to load.
+        path: PathBuf,
+        /// The loader's message.
+        message: String,
+    },
+    /// A model file (ONNX graph or tokenizer) is missing.
+    #[error("model file not found at {path}; {hint}")]
+    ModelMissing {
+        /// The missing file.
+        path: PathBuf,
+        /// What to run or copy to get it.
+        hint: String,
+    },
+    /// A model file exists but ONNX Runtime or the tokenizer rejected it.
+    #[error("could not load model file {path}: {message}")]
+    ModelLoad {
+        /// The file that failed to load.
+        path: PathBuf,
+        /// The underlying message.
+        message: String,
+    },
+    /// No built-in model profile has this name.
+    #[error("unknown model profile `{name}` (built-in profiles: {known})")]
+    UnknownModel {
+        /// The requested name.
+        name: String,
+        /// Comma-separated list of built-in names.
+        known: String,
+    },
+    /// Tokenizing an input failed.
+    #[error("tokenizer failed: {0}")]
+    Tokenize(String),
+    /// ONNX Runtime failed while running the model.
+    #[error("inference failed on model {model}: {message}")]
+    Inference {
+        /// The model id.
+        model: String,
+        /// ONNX Runtime's message.
+        message: String,
+    },
+    /// A vector does not have the dimension the index or model expects.
+    #[error("wrong vector dimension: expected {expected}, got {got}")]
+    WrongVectorDimension {
+        /// The dimension in force.
+        expected: usize,
+        /// The dimension received.
+        got: usize,
+    },
+    /// A builder was given a value outside its valid range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// The embedder's workers are gone (it was dropped or a worker died).
+    #[error("the embedder has shut down")]
+    EmbedderClosed,
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand; each exposes `XArgs` and `run`.
+
+pub mod demo;
+pub mod embed;
+pub mod model_args;
