@@ -19,11 +19,51 @@ const MODELS: [&str; 4] = [
 ];
 
 const WORDS: &[&str] = &[
-    "deploy", "the", "index", "after", "migration", "failed", "because", "signing", "key",
-    "rotation", "was", "late", "and", "staging", "cluster", "ran", "out", "of", "memory",
-    "while", "rebuilding", "graph", "we", "lowered", "batch", "size", "agent", "diary",
-    "entry", "search", "query", "latency", "budget", "postgres", "vector", "text", "team",
-    "review", "incident", "fixed", "tests", "passed", "production", "release", "notes",
+    "deploy",
+    "the",
+    "index",
+    "after",
+    "migration",
+    "failed",
+    "because",
+    "signing",
+    "key",
+    "rotation",
+    "was",
+    "late",
+    "and",
+    "staging",
+    "cluster",
+    "ran",
+    "out",
+    "of",
+    "memory",
+    "while",
+    "rebuilding",
+    "graph",
+    "we",
+    "lowered",
+    "batch",
+    "size",
+    "agent",
+    "diary",
+    "entry",
+    "search",
+    "query",
+    "latency",
+    "budget",
+    "postgres",
+    "vector",
+    "text",
+    "team",
+    "review",
+    "incident",
+    "fixed",
+    "tests",
+    "passed",
+    "production",
+    "release",
+    "notes",
 ];
 
 /// A text of about `tokens` tokens (special tokens included, capped at the
@@ -91,30 +131,42 @@ fn bench_model(c: &mut Criterion, model: &str) {
             b.iter(|| emb.embed_texts(TextKind::Passage, m.clone()).unwrap())
         });
     }
-    g.bench_with_input(BenchmarkId::new("mixed64", "one_at_a_time"), &mixed, |b, m| {
-        b.iter(|| {
-            for t in m {
-                e.embed_texts(TextKind::Passage, vec![t.clone()]).unwrap();
-            }
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("queries64", "sequential"), &queries, |b, qs| {
-        b.iter(|| {
-            for q in qs {
-                e.embed_queries(&[q.as_str()]).unwrap();
-            }
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("queries64", "concurrent"), &queries, |b, qs| {
-        b.iter(|| {
-            std::thread::scope(|s| {
-                for q in qs {
-                    let e = &e;
-                    s.spawn(move || e.embed_queries(&[q.as_str()]).unwrap());
+    g.bench_with_input(
+        BenchmarkId::new("mixed64", "one_at_a_time"),
+        &mixed,
+        |b, m| {
+            b.iter(|| {
+                for t in m {
+                    e.embed_texts(TextKind::Passage, vec![t.clone()]).unwrap();
                 }
             })
-        })
-    });
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("queries64", "sequential"),
+        &queries,
+        |b, qs| {
+            b.iter(|| {
+                for q in qs {
+                    e.embed_queries(&[q.as_str()]).unwrap();
+                }
+            })
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("queries64", "concurrent"),
+        &queries,
+        |b, qs| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for q in qs {
+                        let e = &e;
+                        s.spawn(move || e.embed_queries(&[q.as_str()]).unwrap());
+                    }
+                })
+            })
+        },
+    );
     g.finish();
 }
 

@@ -39,7 +39,10 @@ fn embedder(variant: &str) -> Embedder {
         "model-int8.onnx" => ModelProfile::minilm_int8(),
         other => panic!("unknown variant {other}"),
     };
-    Embedder::builder().profile(profile).build().expect("model is bootstrapped")
+    Embedder::builder()
+        .profile(profile)
+        .build()
+        .expect("model is bootstrapped")
 }
 
 fn check_variant(variant: &str, batched_min: f32) {
@@ -49,7 +52,12 @@ fn check_variant(variant: &str, batched_min: f32) {
     let e = embedder(variant);
     // Same tokens as the Python tokenizer.
     for c in &cases {
-        assert_eq!(e.token_ids(&c.text).unwrap(), c.ids, "token ids for {:?}", c.text);
+        assert_eq!(
+            e.token_ids(&c.text).unwrap(),
+            c.ids,
+            "token ids for {:?}",
+            c.text
+        );
     }
     // One at a time: exactly the reference computation.
     for c in &cases {
@@ -65,7 +73,11 @@ fn check_variant(variant: &str, batched_min: f32) {
     assert_eq!(all.len(), cases.len());
     for (i, c) in cases.iter().enumerate() {
         let cos = cosine(all.row(i), &c.vector);
-        assert!(cos >= batched_min, "{variant} batched {:?}: cosine {cos}", c.text);
+        assert!(
+            cos >= batched_min,
+            "{variant} batched {:?}: cosine {cos}",
+            c.text
+        );
     }
 }
 
@@ -135,16 +147,25 @@ fn missing_model_and_runtime_are_clear_errors() {
         .build()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("/nonexistent/model/dir") && msg.contains("bootstrap"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/model/dir") && msg.contains("bootstrap"),
+        "{msg}"
+    );
 
     let err = Embedder::builder()
         .runtime_path("/nonexistent/libonnxruntime.so")
         .build()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("/nonexistent/libonnxruntime.so") && msg.contains("bootstrap"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/libonnxruntime.so") && msg.contains("bootstrap"),
+        "{msg}"
+    );
 
-    let err = Embedder::builder().model("no-such-model").build().unwrap_err();
+    let err = Embedder::builder()
+        .model("no-such-model")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("e5-small-v2"));
 
     let err = Embedder::builder().workers(0).build().unwrap_err();

@@ -78,4 +78,7 @@ pub enum Error {
     /// The embedder's workers are gone (it was dropped or a worker died).
     #[error("the embedder has shut down")]
     EmbedderClosed,
+    /// An entry, diary or relation broke a rule of the data model.
+    #[error(transparent)]
+    Entry(#[from] crate::entry::EntryError),
 }

@@ -21,6 +21,12 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Embed the demo diary in memory and show searches over it.
     Demo(cli::demo::DemoArgs),
+    /// Compute MoltNet content ids (CIDv1) for JSON lines on stdin.
+    Cid(cli::cid::CidArgs),
+    /// Sign a message the way MoltNet clients do (Ed25519 over signing bytes).
+    Sign(cli::sign::SignArgs),
+    /// Verify a MoltNet signature; exits 1 when invalid.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Embed(args) => cli::embed::run(args),
         Command::Demo(args) => cli::demo::run(args),
+        Command::Cid(args) => cli::cid::run(args),
+        Command::Sign(args) => cli::sign::run(args),
+        Command::Verify(args) => cli::verify::run(args),
     };
     match result {
         Ok(code) => code,

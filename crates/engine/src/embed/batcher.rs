@@ -304,9 +304,10 @@ mod tests {
             let max = run.iter().map(|&i| lens[i]).max().unwrap();
             assert!(max <= min + min / 4 + 8, "{min}..{max}");
         }
-        // Naive planning keeps arrival order and mixes lengths.
+        // Naive planning keeps arrival order and mixes lengths (the token
+        // budget still caps it: 4 rows × 300 > 1000).
         let naive = plan_batches(&lens, &cfg(false));
-        assert_eq!(naive[0], vec![0, 1, 2, 3]);
+        assert_eq!(naive[0], vec![0, 1, 2]);
     }
 
     #[test]

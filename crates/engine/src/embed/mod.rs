@@ -31,10 +31,10 @@ use ndarray::{Array2, ArrayView2};
 use parking_lot::Mutex;
 use tokenizers::Tokenizer;
 
-pub use self::profile::{ModelProfile, Pooling};
-pub use self::text::PassageText;
 use self::batcher::{BatchConfig, Pool, Priority};
 use self::model::{ModelFiles, SessionOptions};
+pub use self::profile::{ModelProfile, Pooling};
+pub use self::text::PassageText;
 use crate::{Error, Result};
 
 /// Which side of retrieval a text is on; selects the profile's prefix and
@@ -58,7 +58,7 @@ pub struct Embeddings {
 impl Embeddings {
     /// Wraps a flat buffer; its length must be a multiple of `dims`.
     pub fn from_flat(dims: usize, data: Vec<f32>) -> Result<Self> {
-        if dims == 0 || data.len() % dims != 0 {
+        if dims == 0 || !data.len().is_multiple_of(dims) {
             return Err(Error::WrongVectorDimension {
                 expected: dims,
                 got: data.len(),
@@ -223,7 +223,13 @@ impl EmbedderBuilder {
         };
         profile.validate()?;
         let intra_threads = self.intra_threads.unwrap_or_else(default_threads);
-        let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(Error::InvalidConfig(msg)) };
+        let check = |ok: bool, msg: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidConfig(msg))
+            }
+        };
         check(
             (1..=256).contains(&intra_threads),
             format!("intra_threads must be 1..=256, got {intra_threads}"),
@@ -234,7 +240,10 @@ impl EmbedderBuilder {
         )?;
         check(
             (1..=4096).contains(&self.max_batch_size),
-            format!("max_batch_size must be 1..=4096, got {}", self.max_batch_size),
+            format!(
+                "max_batch_size must be 1..=4096, got {}",
+                self.max_batch_size
+            ),
         )?;
         check(
             self.max_batch_tokens >= profile.max_tokens,
@@ -253,7 +262,9 @@ impl EmbedderBuilder {
             None => runtime::cache_dir().join("models").join(&profile.dir),
         };
         let files = ModelFiles::locate(&profile, &dir)?;
-        let runtime_path = self.runtime_path.unwrap_or_else(runtime::default_runtime_path);
+        let runtime_path = self
+            .runtime_path
+            .unwrap_or_else(runtime::default_runtime_path);
         if !runtime_path.is_file() {
             return Err(Error::RuntimeMissing { path: runtime_path });
         }
@@ -413,7 +424,10 @@ impl Embedder {
 
     /// Embeds diary passages (`title\ncontent\ntag:…`, with the passage prefix).
     pub fn embed_passages(&self, passages: &[PassageText]) -> Result<Embeddings> {
-        let texts = passages.iter().map(PassageText::to_embedding_text).collect();
+        let texts = passages
+            .iter()
+            .map(PassageText::to_embedding_text)
+            .collect();
         self.embed_texts(TextKind::Passage, texts)
     }
 

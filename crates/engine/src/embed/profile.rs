@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn builtin_lookup_and_unknown_name() {
-        assert_eq!(ModelProfile::builtin("e5-small-v2").unwrap().query_prefix, "query: ");
+        assert_eq!(
+            ModelProfile::builtin("e5-small-v2").unwrap().query_prefix,
+            "query: "
+        );
         let err = ModelProfile::builtin("nope").unwrap_err();
         assert!(matches!(err, Error::UnknownModel { .. }));
         assert!(err.to_string().contains("all-minilm-l6-v2-int8"));

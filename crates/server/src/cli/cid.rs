@@ -55,7 +55,11 @@ pub fn run(_args: CidArgs) -> anyhow::Result<ExitCode> {
         line.clear();
         // Bytes, not `lines()`: a line that is not UTF-8 is that line's
         // error, not the end of the input.
-        if input.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+        if input
+            .read_until(b'\n', &mut line)
+            .context("reading stdin")?
+            == 0
+        {
             break;
         }
         number += 1;
@@ -94,10 +98,12 @@ mod tests {
     #[test]
     fn null_and_absent_optionals_agree() {
         let a = cid_of(br#"{"entryType":"semantic","content":"x"}"#).unwrap();
-        let b = cid_of(br#"{"entryType":"semantic","content":"x","title":null,"tags":null}"#)
-            .unwrap();
-        let c = cid_of(b"{\"entryType\":\"semantic\",\"content\":\"x\",\"title\":\"\",\"tags\":[]}\r\n")
-            .unwrap();
+        let b =
+            cid_of(br#"{"entryType":"semantic","content":"x","title":null,"tags":null}"#).unwrap();
+        let c = cid_of(
+            b"{\"entryType\":\"semantic\",\"content\":\"x\",\"title\":\"\",\"tags\":[]}\r\n",
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(a, c);
     }

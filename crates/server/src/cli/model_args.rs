@@ -10,7 +10,11 @@ use moltsearch_engine::embed::{Embedder, EmbedderBuilder};
 pub struct ModelArgs {
     /// Built-in model profile (all-minilm-l6-v2-int8, all-minilm-l6-v2,
     /// e5-small-v2, e5-shape-bench, e5-shape-bench-int8, bge-small-en-v1.5).
-    #[arg(long, default_value = "all-minilm-l6-v2-int8", env = "MOLTSEARCH_MODEL")]
+    #[arg(
+        long,
+        default_value = "all-minilm-l6-v2-int8",
+        env = "MOLTSEARCH_MODEL"
+    )]
     pub model: String,
     /// Folder with model.onnx + tokenizer.json (default: <cache>/models/<profile>).
     #[arg(long, env = "MOLTSEARCH_MODEL_DIR")]

@@ -79,10 +79,16 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_verdict() {
         let msg = verify(&args("AAAA")).err().unwrap().to_string();
-        assert!(msg.contains("--signature") && msg.contains("64 bytes"), "{msg}");
+        assert!(
+            msg.contains("--signature") && msg.contains("64 bytes"),
+            "{msg}"
+        );
         let mut bad_key = args(SIG);
         bad_key.public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=".into();
         let msg = verify(&bad_key).err().unwrap().to_string();
-        assert!(msg.contains("--public-key") && msg.contains("ed25519:"), "{msg}");
+        assert!(
+            msg.contains("--public-key") && msg.contains("ed25519:"),
+            "{msg}"
+        );
     }
 }

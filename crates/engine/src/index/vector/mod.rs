@@ -1,0 +1,305 @@
+//! The vector arm of hybrid search: top-k cosine neighbours of a query among
+//! L2-normalised `f32` vectors, under an optional filter of allowed doc ids.
+//!
+//! # The seam
+//!
+//! Everything goes through the narrow [`VectorIndex`] trait (insert, delete,
+//! filtered search, get, iterate), so the engine does not care which index is
+//! behind it. Two implementations exist:
+//!
+//! - [`FlatIndex`]: an exact scan over one contiguous buffer. Always right,
+//!   linear cost: the oracle for tests and fine for a diary of a few thousand
+//!   entries.
+//! - [`SegmentedIndex`]: the live index, built with [`VectorIndexBuilder`].
+//!
+//! # How the live index works
+//!
+//! HNSW (hierarchical navigable small world, Malkov & Yashunin) is a layered
+//! proximity graph: each vector is linked to about `M` near neighbours per
+//! layer, upper layers are exponentially sparser "express lanes", and a query
+//! walks greedily down from the top, then does a best-first search of width
+//! `ef` in the bottom layer. It answers in roughly `O(ef · M · log n)`
+//! distance computations instead of `n`, at the price of approximate answers
+//! and a graph that is slow to build and, in `hnsw_rs`, can neither delete
+//! points nor be searched while it is being inserted into.
+//!
+//! So the live index is an LSM-like stack of *parts*, published as one
+//! immutable [`snapshot`](SegmentedIndex::snapshot):
+//!
+//! ```text
+//!  search threads ──clone Arc──▶ Snapshot { parts, live count }
+//!                                  │
+//!     ┌────────────────────────────┼──────────────────────────────┐
+//!     ▼                            ▼                              ▼
+//!  sealed segments             frozen buffers                  write buffer
+//!  (contiguous vectors +       (full, waiting for their        (small, exact scan,
+//!   an immutable HNSW graph,    graph build; exact scan)        appended by the writer)
+//!   tombstones per segment)
+//! ```
+//!
+//! - A search clones the current snapshot `Arc` (a read lock held for the
+//!   clone only), so it never waits behind a graph build, and sees one
+//!   consistent state for its whole duration.
+//! - Inserts go to the write buffer (copy-on-write chunks of 64 vectors, so a
+//!   publish copies at most one chunk). When the buffer reaches the *seal
+//!   threshold* it is frozen (still searchable, exactly) and a background
+//!   thread builds an HNSW segment from it, then swaps it in. Writers never
+//!   wait for a build either; [`SegmentedIndex::wait_idle`] lets tests and
+//!   shutdown wait.
+//! - Deletes are tombstones (a `RoaringBitmap` per part). A segment with more
+//!   than 20% tombstones is rebuilt without them, and segments of similar size
+//!   are merged (`merge_factor` at a time) so a query visits few graphs.
+//! - Re-inserting a live doc id replaces its vector (the old copy becomes a
+//!   tombstone).
+//!
+//! # Filtered search never under-fills
+//!
+//! The filter (a `RoaringBitmap` of allowed ids) is passed into the search.
+//! For each part, the number of allowed live docs is counted with a bitmap
+//! intersection; when it is small (at most `exact_scan_max` ids or
+//! `exact_scan_fraction` of the part) they are scanned exactly with the SIMD
+//! [`kernel::dot`], which is both faster and exact there. Otherwise the graph
+//! is searched with the filter inside the walk, `ef` widened as the filter
+//! gets more selective, every hit re-checked against filter and tombstones,
+//! and if fewer than `min(k, allowed live docs)` survive the part falls back
+//! to the exact scan. The result is always exactly `min(k, matching live
+//! docs)` hits, sorted by distance then doc id.
+
+mod builder;
+mod flat;
+mod graph;
+pub mod kernel;
+mod segment;
+mod segmented;
+mod store;
+mod topk;
+
+use std::borrow::Cow;
+
+use roaring::RoaringBitmap;
+
+pub use self::builder::VectorIndexBuilder;
+pub use self::flat::FlatIndex;
+pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};
+pub use self::store::VectorStore;
+use super::DocId;
+use crate::{Error, Result};
+
+/// One search result.
+///
+/// The rank is the position in the returned `Vec`; the cosine similarity the
+/// fusion stage wants is [`Hit::cosine`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    /// The matching document.
+    pub doc: DocId,
+    /// Cosine distance `1 - cosine`, in `[0, 2]`; smaller is closer.
+    pub distance: f32,
+}
+
+impl Hit {
+    /// Cosine similarity of the query and this document, in `[-1, 1]`.
+    pub fn cosine(&self) -> f32 {
+        1.0 - self.distance
+    }
+
+    /// The total order of results: distance ascending, then doc id, so equal
+    /// distances come out in a deterministic order.
+    pub(crate) fn order(&self, other: &Self) -> std::cmp::Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.doc.cmp(&other.doc))
+    }
+}
+
+/// Errors specific to vector data, beyond the crate-wide ones.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VectorIndexError {
+    /// A component is NaN or infinite: it would poison every distance.
+    #[error("vector{} has a non-finite value ({value}) at position {position}", doc_suffix(*.doc))]
+    NonFinite {
+        /// The document being inserted, if any (`None` for a query).
+        doc: Option<DocId>,
+        /// Index of the first offending component.
+        position: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// An all-zero vector has no direction, so no cosine.
+    #[error("vector{} is all zeros and cannot be normalised", doc_suffix(*.doc))]
+    ZeroVector {
+        /// The document being inserted, if any (`None` for a query).
+        doc: Option<DocId>,
+    },
+    /// A batch's flat buffer is not `docs.len() × dims` floats long.
+    #[error("batch of {docs} docs needs {expected} floats, got {got}")]
+    BatchLength {
+        /// Number of doc ids in the batch.
+        docs: usize,
+        /// `docs × dims`.
+        expected: usize,
+        /// Length of the flat buffer received.
+        got: usize,
+    },
+}
+
+fn doc_suffix(doc: Option<DocId>) -> String {
+    match doc {
+        Some(d) => format!(" for doc {d}"),
+        None => " (query)".to_owned(),
+    }
+}
+
+/// Converts a vector error into the crate error.
+///
+/// Until `crate::Error` gets a `VectorIndex(#[from] VectorIndexError)` variant
+/// it travels as `InvalidConfig` with the same message; this is the one place
+/// to change then (to `e.into()`).
+pub(crate) fn vector_error(e: VectorIndexError) -> Error {
+    Error::InvalidConfig(e.to_string())
+}
+
+/// The narrow seam between the engine and a vector index.
+///
+/// All methods take `&self`: implementations synchronise internally, so one
+/// `Arc<dyn VectorIndex>` serves many searching threads while a writer
+/// inserts. Vectors must have [`dims`](Self::dims) finite components; they
+/// are stored L2-normalised (inputs that are not unit length are normalised,
+/// an all-zero vector is rejected).
+pub trait VectorIndex: Send + Sync {
+    /// The dimension every vector and query must have.
+    fn dims(&self) -> usize;
+
+    /// Adds `doc`, or replaces its vector if it is already present.
+    ///
+    /// Fails with [`Error::WrongVectorDimension`] on a wrong length and with a
+    /// non-finite / zero-vector error otherwise invalid input; nothing is
+    /// changed on error.
+    fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()>;
+
+    /// Adds many docs at once (`vectors` is row-major, `docs.len() × dims`),
+    /// validating and building in parallel: the path for re-indexing. If a
+    /// doc id repeats, the last vector wins. All-or-nothing on invalid input.
+    fn insert_batch(&self, docs: &[DocId], vectors: &[f32]) -> Result<()>;
+
+    /// Removes `doc`; returns whether it was present.
+    fn delete(&self, doc: DocId) -> bool;
+
+    /// The `k` live docs nearest to `query` among those in `filter` (all live
+    /// docs if `None`), sorted by distance then doc id.
+    ///
+    /// Returns exactly `min(k, number of matching live docs)` hits.
+    fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>>;
+
+    /// Number of live (inserted, not deleted) docs.
+    fn len(&self) -> usize;
+
+    /// Whether there is no live doc.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `doc` is live.
+    fn contains(&self, doc: DocId) -> bool {
+        self.get(doc).is_some()
+    }
+
+    /// A copy of the stored (unit-length) vector of a live doc.
+    fn get(&self, doc: DocId) -> Option<Vec<f32>>;
+
+    /// Calls `f` for every live doc and its stored vector, in no particular
+    /// order, on one consistent state (writes during the call are not seen).
+    fn for_each_live(&self, f: &mut dyn FnMut(DocId, &[f32]));
+
+    /// The ids of all live docs.
+    fn live_docs(&self) -> RoaringBitmap;
+}
+
+/// Checks a vector's length and values and returns it unit-length.
+///
+/// Borrowed when already normalised (the embedder's output), so the common
+/// path does not copy.
+pub(crate) fn prepare(dims: usize, v: &[f32], doc: Option<DocId>) -> Result<Cow<'_, [f32]>> {
+    if v.len() != dims {
+        return Err(Error::WrongVectorDimension {
+            expected: dims,
+            got: v.len(),
+        });
+    }
+    if let Some((position, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(vector_error(VectorIndexError::NonFinite {
+            doc,
+            position,
+            value: *value,
+        }));
+    }
+    let n2 = kernel::norm_squared(v);
+    if n2 <= f32::MIN_POSITIVE || !n2.is_finite() {
+        // Zero, denormal-tiny, or huge enough to overflow: rescale in f64.
+        let n = v
+            .iter()
+            .map(|x| f64::from(*x) * f64::from(*x))
+            .sum::<f64>()
+            .sqrt();
+        if n == 0.0 || !n.is_finite() {
+            return Err(vector_error(VectorIndexError::ZeroVector { doc }));
+        }
+        return Ok(Cow::Owned(
+            v.iter().map(|x| (f64::from(*x) / n) as f32).collect(),
+        ));
+    }
+    if (n2 - 1.0).abs() <= 1e-4 {
+        return Ok(Cow::Borrowed(v));
+    }
+    let n = n2.sqrt();
+    Ok(Cow::Owned(v.iter().map(|x| x / n).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_rejects_bad_vectors() {
+        assert!(matches!(
+            prepare(3, &[1.0, 0.0], Some(1)),
+            Err(Error::WrongVectorDimension {
+                expected: 3,
+                got: 2
+            })
+        ));
+        let e = prepare(3, &[1.0, f32::NAN, 0.0], Some(7)).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("non-finite") && msg.contains("doc 7") && msg.contains("position 1"));
+        let e = prepare(2, &[f32::INFINITY, 0.0], None).unwrap_err();
+        assert!(e.to_string().contains("non-finite"));
+        let e = prepare(2, &[0.0, 0.0], None).unwrap_err();
+        assert!(e.to_string().contains("all zeros"));
+    }
+
+    #[test]
+    fn prepare_normalises_only_when_needed() {
+        assert!(matches!(prepare(2, &[0.6, 0.8], None), Ok(Cow::Borrowed(_))));
+        let v = prepare(2, &[3.0, 4.0], None).unwrap();
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        let v = prepare(2, &[1e-30, 0.0], None).unwrap();
+        assert!((v[0] - 1.0).abs() < 1e-6);
+        let v = prepare(2, &[3e38, 3e38], None).unwrap();
+        assert!((v[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn hit_cosine_and_order() {
+        let a = Hit {
+            doc: 2,
+            distance: 0.25,
+        };
+        let b = Hit {
+            doc: 1,
+            distance: 0.25,
+        };
+        assert_eq!(a.cosine(), 0.75);
+        assert_eq!(b.order(&a), std::cmp::Ordering::Less);
+    }
+}
