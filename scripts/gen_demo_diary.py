@@ -475,17 +475,6 @@ SEPTEMBER = [
       "With --link the new cluster hard-links the old data files, so once the new server has "
       "started, the old one cannot safely be used again. The fallback has to be a restore from "
       "backup or a standby that was not upgraded, never 'start the old version'."),
-    E("ep", 8, "production postgres migration", "Postgres 16 in production",
-      "Production upgrade to PG 16 done in the 05:00 UTC window. pg-main-0 was upgraded with "
-      "--link and the replicas rebuilt from it with pg_basebackup. Write downtime was 9 minutes; "
-      "harbor-api held writes in its outbox and drained them in under a minute. One surprise: "
-      "billing-sync relied on an implicit cast that errors now, and Jonas hotfixed it inside the "
-      "window.", hour=7),
-    E("re", 5, "postgres migration", "Why the Postgres upgrade was boring",
-      "The PG 16 upgrade was boring, which is the point. Dmitri rehearsed it twice on a copy of the "
-      "production data and wrote every command into the runbook with its expected output. The "
-      "billing-sync failure was the only unrehearsed part, because billing-sync was not in the "
-      "rehearsal environment. Rehearsals need every client of the database, not only ours."),
     E("ep", 6, "embeddings latency performance onnx", "Embedder got slower on bigger nodes",
       "After embedder moved to 8-vCPU nodes, batch-32 p95 got worse: 17 ms to 29 ms. ort sized "
       "its intra-op thread pool from the host's 16 logical cores while each pod runs 4 worker "
@@ -512,6 +501,17 @@ SEPTEMBER = [
       "recall-eval --compare a.json b.json runs a paired bootstrap with 10,000 resamples over "
       "per-query nDCG@10 and prints a 95% interval for the difference. If the interval contains "
       "zero, do not claim it as an improvement."),
+    E("ep", 8, "production postgres migration", "Postgres 16 in production",
+      "Production upgrade to PG 16 done in the 05:00 UTC window. pg-main-0 was upgraded with "
+      "--link and the replicas rebuilt from it with pg_basebackup. Write downtime was 9 minutes; "
+      "harbor-api held writes in its outbox and drained them in under a minute. One surprise: "
+      "billing-sync relied on an implicit cast that errors now, and Jonas hotfixed it inside the "
+      "window.", hour=7),
+    E("re", 5, "postgres migration", "Why the Postgres upgrade was boring",
+      "The PG 16 upgrade was boring, which is the point. Dmitri rehearsed it twice on a copy of the "
+      "production data and wrote every command into the runbook with its expected output. The "
+      "billing-sync failure was the only unrehearsed part, because billing-sync was not in the "
+      "rehearsal environment. Rehearsals need every client of the database, not only ours."),
     E("ep", 7, "incident production postgres", "Outbox backlog in prod-iad1",
       "harbor-api's outbox grew to 310k rows in prod-iad1 because the relay lost its Postgres "
       "LISTEN connection after a network blip and never reconnected. Its fallback poll ran only "
@@ -529,7 +529,7 @@ SEPTEMBER = [
       "Set up a nightly cargo fuzz job for the CID parser and the signature envelope decoder, 30 "
       "minutes each. The first night found one crash: an index out of bounds on a truncated "
       "multibase prefix. Fixed it and added the input to the corpus."),
-    E("ep", 3, "team", None,
+    E("ep", 1, "", None,
       "Lena moved the weekly sync from the start of the week to midweek; more people have context "
       "by then and the meeting is shorter."),
     E("ep", 6, "security ed25519 testing", "A signing seed in a test fixture",
@@ -588,7 +588,7 @@ SEPTEMBER = [
       "Entries over 256 tokens are now split into windows of 200 tokens with 50 tokens of overlap; "
       "each chunk becomes its own HNSW node carrying its entry_id. At query time hits are grouped "
       "by entry and the best chunk wins. 4.8% of entries get chunked and the index grew by 7%."),
-    E("ep", 2, "personal team", None,
+    E("ep", 1, "", None,
       "Sam pointed out that the fern behind Marco on video calls has been dying for weeks. Marco "
       "says it is plastic and has always looked like that. The call needed a minute to recover."),
     E("re", 6, "onboarding docs", "What onboarding Sam taught me",
@@ -816,9 +816,6 @@ NOVEMBER = [
       "Lena announced a production change freeze from November 21 to December 2 for the customer's "
       "peak season. Only security fixes go out during it, with Priya's approval. Moving the "
       "remaining recall changes to the December queue."),
-    E("ep", 5, "production deploy search", "Last production deploy before the freeze",
-      "Shipped recall 6b0f3a9 (phrase query fixes and the HPA changes) to production two days "
-      "before the freeze. Clean rollout in both regions, error rate 0.02%.", hour=10),
     E("pr", 6, "deploy production rollback migration", "Rolling back a production deploy",
       "shipit rollback <service> --env prod reverts the prod overlay to the previous SHA and syncs "
       "both regions at once, skipping the regional stagger. Roll back first, investigate after. A "
@@ -870,6 +867,9 @@ NOVEMBER = [
     E("ep", 4, "staging search bm25", "Fuzzy BM25 terms on stg",
       "With fuzzy terms on stg the zero-result rate drops from 4.1% to 2.6%, while BM25 p95 rises "
       "from 5 ms to 7 ms. Exact-match queries are unaffected because fuzzy terms carry a 0.5 boost."),
+    E("ep", 5, "production deploy search", "Last production deploy before the freeze",
+      "Shipped recall 6b0f3a9 (phrase query fixes and the HPA changes) to production two days "
+      "before the freeze. Clean rollout in both regions, error rate 0.02%.", hour=10),
     E("re", 4, "memory", None,
       "Sam asked how I decide what goes in this diary. Honest answer: anything I would want to "
       "find in three months when someone asks 'why is it like this'. The entries I have searched "
@@ -902,10 +902,6 @@ LOOSE = [
     E("se", 3, "rust", None,
       "Agent ids and kids are cloned into many tasks; switching them from String to Arc<str> in "
       "recall removed about 4% of allocations on the search path. Cheap clone, same Deref to str."),
-    E("pr", 4, "monitoring latency", "Reading a latency histogram",
-      "Quote p50, p95 and p99 together, and the request rate next to them: a p99 from 40 "
-      "requests a minute is noise. Compare the same hour of the previous week before blaming a "
-      "deploy, since traffic has a strong daily shape."),
     E("se", 4, "tantivy memory", "tantivy writer memory budget",
       "IndexWriter takes a memory budget (we give it 256 MB) split across its indexing threads; "
       "when a thread's share fills, it flushes a new segment. Too small a budget means many tiny "
@@ -928,8 +924,8 @@ LOOSE = [
       "HNSW index can use inner product distance. A vector that was not normalised ranks by "
       "length as much as by direction, which is how an early bug made long entries win."),
     E("re", 3, "personal", None,
-      "Some days the most useful thing I do is delete code. Today it was 600 lines of a caching "
-      "layer for query embeddings that never paid for itself."),
+      "Some days the most useful thing I do is delete code. Today it was 600 lines of a home-grown "
+      "LRU of tantivy searchers, which the IndexReader already pools for us."),
     E("pr", 3, "docs", "Keeping ADRs current",
       "An ADR is never edited after acceptance except to add a 'Superseded by ADR-0NN' line at the "
       "top. The new ADR explains what changed and why, and links back."),
@@ -1037,7 +1033,7 @@ LOOSE = [
     E("pr", 3, "eval search", "What makes a good eval query",
       "The query text, at least one judged-relevant entry with grade 2 or 3, and ideally one "
       "tempting but irrelevant entry judged 0. Real queries from the logs beat invented ones; "
-      "strip agent ids before adding them."),
+      "strip agent ids before adding them.", after=0.4),
     E("pr", 5, "embeddings onnx", "Updating the embedding model files",
       "1) python3 scripts/build_models.py .cache builds the fp32 and int8 graphs plus golden "
       "vectors. 2) Upload under a new versioned path and never overwrite an old one. 3) Bump "
@@ -1051,7 +1047,7 @@ LOOSE = [
     E("pr", 4, "docs team", "Checking quill's release notes",
       "Each week quill drafts release notes from merged PR titles. I check them against what "
       "actually reached production that week, because some merged PRs are still only on "
-      "staging. Only deployed changes go into the notes."),
+      "staging. Only deployed changes go into the notes.", after=0.5),
     E("pr", 6, "planning postgres", "Shutting down an experiment",
       "Every experiment gets a cleanup ticket before it starts, listing what it will create: "
       "replication slots, buckets, feature flags, cron jobs. Closing the experiment means closing "
@@ -1271,7 +1267,7 @@ LOOSE = [
       "new facts, asynchronous embedding and chunking. Some of it is that I underweighted the "
       "quality gain the first time because latency was the number I had been staring at.",
       after=4.4),
-    E("re", 3, "team", None,
+    E("re", 3, "", None,
       "Days when I touch more than three services produce my buggiest PRs. Batching work by "
       "service, even if a ticket waits a day, means fewer review rounds for everyone."),
 ]
@@ -1280,38 +1276,38 @@ LOOSE = [
 # Routine entries from pools (deploys, CI, reviews, on-call, morning checks).
 # ---------------------------------------------------------------------------
 
-# (service, change, extra tags); used once each.
+# (service, change, extra tags, earliest position in months); used at most once.
 CHANGES = [
-    ("recall", "request ids are now propagated into the tantivy query spans", "search"),
-    ("recall", "slow-query log for searches over 200 ms, with the fused ranks attached", "search"),
-    ("recall", "title hit highlighting in search responses", "search"),
-    ("recall", "snippet length configurable per request (default 160 chars)", "search"),
-    ("recall", "tag facet counts returned alongside results", "search"),
-    ("recall", "a metric for the overlap between the BM25 and HNSW result lists", "search monitoring"),
-    ("recall", "graceful shutdown that finishes in-flight queries before closing the index", "search"),
-    ("harbor-api", "clearer 422 messages for invalid tags", "api"),
-    ("harbor-api", "request body limit lowered to 1 MiB", "api security"),
-    ("harbor-api", "the regenerated OpenAPI document", "api docs"),
-    ("harbor-api", "structured audit log lines for entry deletes", "api security"),
-    ("harbor-api", "connection pool max raised from 20 to 32 per pod", "api postgres"),
-    ("embedder", "a warm-up batch at startup so the first request is not slow", "embeddings"),
-    ("embedder", "the model_id label on all latency metrics", "embeddings monitoring"),
-    ("embedder", "a batch timeout of 8 ms instead of 15 ms", "embeddings latency"),
-    ("keyring", "the KR-41 rate limit on GET /keys/{kid}", "ed25519 security"),
-    ("keyring", "two-approver admin rotations (KR-42)", "ed25519 key-rotation"),
-    ("keyring", "a retired_at column exposed in the key listing", "ed25519"),
-    ("ingest-worker", "dead-letter queue depth exported as a metric", "monitoring"),
-    ("ingest-worker", "backpressure when recall's indexing lags more than 30 s", "performance"),
-    ("ingest-worker", "jittered retries for transient Postgres errors", "postgres"),
-    ("notifier", "hourly digest batching for mention notifications", None),
-    ("notifier", "retries with backoff for Slack webhooks", None),
-    ("notifier", "a reminder template for upcoming key rotations", "key-rotation"),
+    ("recall", "request ids propagated into the tantivy query spans", "search", 0),
+    ("recall", "a slow-query log for searches over 200 ms, with the fused ranks attached", "search", 1.05),
+    ("recall", "title hit highlighting in search responses", "search", 0),
+    ("recall", "snippet length configurable per request (default 160 chars)", "search", 0),
+    ("recall", "tag facet counts alongside the results", "search", 0),
+    ("recall", "a metric for the overlap between the BM25 and HNSW result lists", "search monitoring", 0),
+    ("recall", "a graceful shutdown that finishes in-flight queries before closing the index", "search", 0),
+    ("harbor-api", "clearer 422 messages for invalid tags", "api", 0),
+    ("harbor-api", "a lower request body limit of 1 MiB", "api security", 3.6),
+    ("harbor-api", "the regenerated OpenAPI document", "api docs", 0),
+    ("harbor-api", "structured audit log lines for entry deletes", "api security", 0),
+    ("harbor-api", "a larger connection pool, 32 per pod instead of 20", "api postgres", 0),
+    ("embedder", "a warm-up batch at startup so the first request is not slow", "embeddings", 0),
+    ("embedder", "the model_id label on all latency metrics", "embeddings monitoring", 1.25),
+    ("embedder", "a batch timeout of 8 ms instead of 15 ms", "embeddings latency", 0),
+    ("keyring", "the KR-41 rate limit on GET /keys/{kid}", "ed25519 security", 1.9),
+    ("keyring", "two-approver admin rotations (KR-42)", "ed25519 key-rotation", 1.9),
+    ("keyring", "a retired_at column exposed in the key listing", "ed25519", 1.6),
+    ("ingest-worker", "a metric for the dead-letter queue depth", "monitoring", 0),
+    ("ingest-worker", "backpressure that kicks in when recall's indexing lags by more than 30 s", "performance", 0),
+    ("ingest-worker", "jittered retries for transient Postgres errors", "postgres", 0),
+    ("notifier", "hourly digests for mention notifications", None, 0),
+    ("notifier", "retries with backoff for Slack webhooks", None, 0),
+    ("notifier", "a reminder template for upcoming key rotations", "key-rotation", 1.6),
 ]
 
 STAGING_FRAMES = [
     "Deployed {svc} {sha} to stg: {change}. Smoke suite passed, {n} of {n} checks, in {s} s.",
     "{svc} {sha} is on staging with {change}. Rollout took {m} minutes; nothing unusual in the stg logs.",
-    "Put {change} on stg ({svc} {sha}). {note}",
+    "Put {svc} {sha} on stg: {change}. {note}",
     "Staging now runs {svc} {sha}: {change}. Argo CD synced in {s} s and the smoke run was green.",
     "stg deploy of {svc} {sha}, carrying {change}. {note}",
 ]
@@ -1332,7 +1328,7 @@ PROD_FRAMES = [
 ]
 PROD_OBS = [
     "error rate stayed at 0.01%",
-    "p95 unchanged within a millisecond",
+    "latency at p95 unchanged within a millisecond",
     "no alerts fired",
     "one pod in prod-iad1 took two restarts to pass readiness, then settled",
     "CPU per pod dropped slightly",
@@ -1342,25 +1338,25 @@ PROD_OBS = [
 
 FLAKES = [
     ("keyring::tests::publish_then_fetch", "'called Result::unwrap() on an Err value: Timeout'",
-     "a hard-coded 100 ms timeout on a loaded runner; raised it and switched to paused time"),
+     "a hard-coded 100 ms timeout on a loaded runner; raised it and switched to paused time", 1.5),
     ("recall::fusion::tests::rrf_ties", "a tie between two documents with equal RRF scores",
-     "ordering of equal scores depended on HashMap iteration; ties now break on entry id"),
+     "ordering of equal scores depended on HashMap iteration; ties now break on entry id", 1.05),
     ("harbor_api::it::cursor_roundtrip", "'expected 50 entries, got 49'",
-     "two inserts with the same created_at microsecond; the cursor comparison now includes id"),
+     "two inserts with the same created_at microsecond; the cursor comparison now includes id", 0),
     ("embedder::tests::golden_vectors", "a cosine of 0.99998 against a 0.99999 threshold",
-     "a newer onnxruntime fused LayerNorm differently; tolerance is now 1e-4"),
+     "a newer onnxruntime fused LayerNorm differently; tolerance is now 1e-4", 0.4),
     ("ingest_worker::tests::commit_batching", "'left: 499, right: 500'",
-     "the batch timer raced the size trigger; the test now drives the timer manually"),
+     "the batch timer raced the size trigger; the test now drives the timer manually", 0.35),
     ("recall::hnsw::tests::insert_delete_insert", "a panic at src/hnsw/graph.rs:212 'index out of bounds'",
-     "reusing a tombstoned slot did not reset its neighbour list; real bug, fixed"),
+     "reusing a tombstoned slot did not reset its neighbour list; real bug, fixed", 0),
     ("notifier::tests::digest_window", "an assertion on the hour boundary",
-     "the test used the wall clock and failed when run at minute 59; now injects a clock"),
+     "the test used the wall clock and failed when run at minute 59; now injects a clock", 0),
     ("harbor_api::it::migrations_apply_cleanly", "'relation \"entry_vectors\" already exists'",
-     "two shards shared one test database; each shard now gets its own schema"),
+     "two shards shared one test database; each shard now gets its own schema", 1.6),
     ("keyring::tests::verify_strict_rejects_small_order", "a missing fixture file",
-     "the fixture path was relative to the workspace root; switched to CARGO_MANIFEST_DIR"),
+     "the fixture path was relative to the workspace root; switched to CARGO_MANIFEST_DIR", 0.45),
     ("recall::tests::snapshot_restore", "'No space left on device' on the runner",
-     "the test left 2 GB snapshots in /tmp; it now uses tempfile and cleans up"),
+     "the test left 2 GB snapshots in /tmp; it now uses tempfile and cleans up", 0),
 ]
 FLAKE_FRAMES = [
     "{test} failed on CI with {err}. Cause: {fix}.",
@@ -1383,8 +1379,8 @@ REVIEWS = [
      "approved; asked whether the serde path also copies the seed, and it does, so that got fixed too"),
     ("Sam", "retry budgets for calls from recall to Postgres",
      "recommended capping retries at 10% of requests so a slow database is not hammered"),
-    ("Lena", "the public changelog wording for fuzzy search",
-     "suggested dropping the word 'fuzzy', which customers read as 'imprecise'"),
+    ("Lena", "the public changelog wording for phrase search",
+     "suggested not calling it 'exact', since phrase matching still ignores case and punctuation"),
     ("Dmitri", "a partial index for entries with importance >= 8",
      "asked for the query it serves; it only helps one dashboard, so we skipped it"),
     ("Jonas", "an entry export endpoint streaming JSON lines",
@@ -1414,8 +1410,8 @@ ONCALL_FRAMES = [
 CHECKS = [
     ("search p95 {a} ms in fra1 and {b} ms in iad1, outbox lag under 2 s", "nothing to act on"),
     ("embedder queue depth peaked at {c} during the morning ingest burst", "still well under the alert at 500"),
-    ("tombstone ratio {d}% in fra1, {e}% in iad1", "far from the 10% alert"),
-    ("tantivy segment count {c} in fra1", "merges keeping up"),
+    ("tombstone ratio {d}% in fra1, {e}% in iad1", "far from the 10% alert"),  # panel since late Aug
+    ("tantivy segment count {k} in fra1", "merges keeping up"),
     ("replica lag on pg-main-1 {f} ms at the busiest minute", "normal for this hour"),
     ("search error rate 0.0{g}% over the last 24 hours, all client timeouts", "nothing server-side"),
     ("HPA held recall at {h} pods per region overnight", "the lower minimum is working"),
@@ -1448,8 +1444,8 @@ def routine_entries(rng):
     changes = rng.sample(CHANGES, 10)
     snotes = STAGING_NOTES[:]
     pobs = PROD_OBS[:]
-    for i, (svc, change, extra) in enumerate(changes):
-        p = pos(0.1, n_months - 0.4)
+    for i, (svc, change, extra, after) in enumerate(changes):
+        p = pos(max(0.1, after), n_months - 0.5)
         s = sha(rng)
         frame = STAGING_FRAMES[i % len(STAGING_FRAMES)]
         content = frame.format(
@@ -1460,8 +1456,10 @@ def routine_entries(rng):
                             f"stg: {svc} {s}"])
         out.append((p, {"type": "episodic", "importance": rng.choice([3, 3, 4]),
                         "tags": tags[:5], "title": title, "content": content, "hour": None}))
-        if i % 3 != 2 and p + 0.3 < n_months:
-            q = p + rng.uniform(0.08, 0.3)
+        q = p + rng.uniform(0.08, 0.3)
+        # Production follows for two changes in three, and never after the
+        # last pre-freeze deploy (around 2026-11-19).
+        if i % 3 != 2 and q < n_months - 0.15:
             obs = pobs[i % len(pobs)]
             pframe = PROD_FRAMES[i % len(PROD_FRAMES)]
             content = pframe.format(svc=svc, sha=s, change=change, m=rng.choice([15, 20, 30]),
@@ -1472,19 +1470,19 @@ def routine_entries(rng):
             out.append((q, {"type": "episodic", "importance": rng.choice([4, 4, 5]),
                             "tags": tags[:5], "title": title, "content": content, "hour": None}))
 
-    for i, (test, err, fix) in enumerate(rng.sample(FLAKES, 4)):
+    for i, (test, err, fix, after) in enumerate(rng.sample(FLAKES, 4)):
         frame = FLAKE_FRAMES[i % len(FLAKE_FRAMES)]
         content = frame.format(test=test, err=err, fix=fix, fix_cap=cap(fix))
         real_bug = "real bug" in fix
         tags = ["ci", "flaky-tests"] + (["testing"] if i % 2 else [])
         title = None if i % 4 == 1 else f"Flaky: {test}"
-        out.append((pos(), {"type": "episodic", "importance": 5 if real_bug else rng.choice([2, 3]),
+        out.append((pos(after), {"type": "episodic", "importance": 5 if real_bug else rng.choice([2, 3]),
                             "tags": tags, "title": title, "content": content, "hour": None}))
 
     for i, (who, what, comment) in enumerate(rng.sample(REVIEWS, 4)):
         frame = REVIEW_FRAMES[i % len(REVIEW_FRAMES)]
         # Sam joins in September, so his reviews go after that.
-        lo = 2.05 if who == "Sam" else 0.0
+        lo = 2.05 if who == "Sam" else 3.75 if "phrase search" in what else 0.0
         content = frame.format(who=who, what=what, comment=comment,
                                comment_lc=comment[:1].lower() + comment[1:])
         title = None if i % 5 == 3 else f"Review: {what}"
@@ -1506,10 +1504,13 @@ def routine_entries(rng):
         frame = CHECK_FRAMES[i % len(CHECK_FRAMES)]
         fact = fact.format(a=rng.randint(34, 48), b=rng.randint(38, 55), c=rng.randint(9, 180),
                            d=round(rng.uniform(0.3, 2.5), 1), e=round(rng.uniform(0.3, 2.5), 1),
-                           f=rng.randint(40, 900), g=rng.randint(1, 9), h=rng.randint(5, 8))
+                           f=rng.randint(40, 900), g=rng.randint(1, 9), h=rng.randint(5, 8),
+                           k=rng.randint(10, 16))
         content = frame.format(fact=fact, verdict=verdict, verdict_cap=cap(verdict))
         # The HPA minimum changed in October.
-        lo = 3.4 if "HPA" in fact else 0.0
+        # The HPA minimum and the merge policy changed in October, the
+        # tombstone panel appeared in late August.
+        lo = 3.4 if ("HPA" in fact or "segment" in fact) else 1.9 if "tombstone" in fact else 0.0
         out.append((pos(lo), {"type": "semantic" if i % 3 == 2 else "episodic",
                               "importance": rng.choice([2, 2, 3]),
                               "tags": ["monitoring", "production"] + (["performance"] if i % 2 else []),
@@ -1555,14 +1556,20 @@ def assemble(rng):
         es = by_day[(mi, day)]
         base = month_start(mi) + dt.timedelta(days=day)
         secs = sorted(rng.randint(6 * 3600, 21 * 3600) for _ in es)
-        for k, e in enumerate(es):
-            if e["hour"] is not None:
-                secs[k] = e["hour"] * 3600 + rng.randint(0, 3000)
-        # Re-impose strict monotonicity around pinned entries.
-        for k in range(1, len(secs)):
-            if secs[k] <= secs[k - 1]:
-                secs[k] = secs[k - 1] + rng.randint(600, 2400)
-        assert secs[-1] < 86400, (mi, day)
+        pinned = [k for k, e in enumerate(es) if e["hour"] is not None]
+        for k in pinned:
+            secs[k] = es[k]["hour"] * 3600 + rng.randint(0, 3000)
+        # Re-impose strict order around pinned entries: earlier entries of
+        # the day move before them, later ones after them.
+        if pinned:
+            first = pinned[0]
+            for k in range(first - 1, -1, -1):
+                if secs[k] >= secs[k + 1]:
+                    secs[k] = secs[k + 1] - rng.randint(600, 2400)
+            for k in range(first + 1, len(secs)):
+                if secs[k] <= secs[k - 1]:
+                    secs[k] = secs[k - 1] + rng.randint(600, 2400)
+        assert 0 <= secs[0] and secs[-1] < 86400, (mi, day, secs)
         for k, e in enumerate(es):
             ts = base + dt.timedelta(seconds=secs[k])
             out.append({
