@@ -78,6 +78,36 @@ pub enum Error {
     /// The embedder's workers are gone (it was dropped or a worker died).
     #[error("the embedder has shut down")]
     EmbedderClosed,
+    /// No such diary, entry or relation.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// Kind of object.
+        what: &'static str,
+        /// The id asked for.
+        id: uuid::Uuid,
+    },
+    /// An object with this id exists already.
+    #[error("{what} {id} already exists")]
+    AlreadyExists {
+        /// Kind of object.
+        what: &'static str,
+        /// The id.
+        id: uuid::Uuid,
+    },
+    /// A request parameter is out of range; the message names it.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// One item of a batch failed; nothing of the batch was stored.
+    #[error("batch item {index}: {source}")]
+    InBatch {
+        /// 0-based position in the batch.
+        index: usize,
+        /// What went wrong with it.
+        source: Box<Error>,
+    },
+    /// The text index failed.
+    #[error(transparent)]
+    TextIndex(#[from] crate::index::text::TextIndexError),
     /// An entry, diary or relation broke a rule of the data model.
     #[error(transparent)]
     Entry(#[from] crate::entry::EntryError),

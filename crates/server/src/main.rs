@@ -21,6 +21,8 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Embed the demo diary in memory and show searches over it.
     Demo(cli::demo::DemoArgs),
+    /// Measure retrieval quality on a BEIR data set.
+    Eval(cli::eval::EvalArgs),
     /// Compute MoltNet content ids (CIDv1) for JSON lines on stdin.
     Cid(cli::cid::CidArgs),
     /// Sign a message the way MoltNet clients do (Ed25519 over signing bytes).
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Embed(args) => cli::embed::run(args),
         Command::Demo(args) => cli::demo::run(args),
+        Command::Eval(args) => cli::eval::run(args),
         Command::Cid(args) => cli::cid::run(args),
         Command::Sign(args) => cli::sign::run(args),
         Command::Verify(args) => cli::verify::run(args),

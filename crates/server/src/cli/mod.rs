@@ -3,6 +3,7 @@
 pub mod cid;
 pub mod demo;
 pub mod embed;
+pub mod eval;
 pub mod model_args;
 pub mod sign;
 pub mod verify;

@@ -78,7 +78,7 @@ use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
-pub use self::builder::VectorIndexBuilder;
+pub use self::builder::{SearchParams, VectorIndexBuilder};
 pub use self::flat::FlatIndex;
 pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};
 pub use self::store::VectorStore;
@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn prepare_normalises_only_when_needed() {
-        assert!(matches!(prepare(2, &[0.6, 0.8], None), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            prepare(2, &[0.6, 0.8], None),
+            Ok(Cow::Borrowed(_))
+        ));
         let v = prepare(2, &[3.0, 4.0], None).unwrap();
         assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
         let v = prepare(2, &[1e-30, 0.0], None).unwrap();

@@ -1,0 +1,224 @@
+//! The engine's in-memory catalog: diaries, entries, relations, and the
+//! posting bitmaps that turn filters into an allowed-document set before
+//! either arm runs.
+//!
+//! Every indexed entry has a dense [`DocId`]. A content change gives the
+//! entry a new doc id (the HNSW graph cannot update in place); the old id
+//! becomes a tombstone in both indexes. Bitmaps are keyed by doc id, so a
+//! filter is a few bitmap operations, then a scan of the survivors only for
+//! the time window.
+
+use std::collections::{HashMap, HashSet};
+
+use roaring::RoaringBitmap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entry::{
+    Diary, Entry, EntryType, Relation, RelationKey, RelationKind, RelationStatus, Visibility,
+};
+use crate::index::DocId;
+use crate::search::request::{Filters, Scope};
+
+/// An entry and the doc id its vectors and text are indexed under.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub entry: Entry,
+    pub doc: DocId,
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub diaries: HashMap<Uuid, Diary>,
+    pub entries: HashMap<Uuid, Slot>,
+    /// Entry id per doc id; `None` once the doc is retired.
+    pub docs: Vec<Option<Uuid>>,
+    /// Creation time per doc id (unix seconds), for time-window filters.
+    created: Vec<i64>,
+    live: RoaringBitmap,
+    by_diary: HashMap<Uuid, RoaringBitmap>,
+    by_tag: HashMap<String, RoaringBitmap>,
+    by_type: HashMap<EntryType, RoaringBitmap>,
+    suspicious: RoaringBitmap,
+    pub relations: HashMap<Uuid, Relation>,
+    pub relation_keys: HashMap<RelationKey, Uuid>,
+    /// Entries that are the target of an accepted `supersedes` relation.
+    superseded: HashSet<Uuid>,
+}
+
+impl Catalog {
+    /// The next unused doc id.
+    pub fn next_doc(&self) -> DocId {
+        self.docs.len() as DocId
+    }
+
+    /// Indexes `entry` under `doc` in every posting list.
+    pub fn insert(&mut self, entry: Entry, doc: DocId) {
+        let d = doc as usize;
+        if self.docs.len() <= d {
+            self.docs.resize(d + 1, None);
+            self.created.resize(d + 1, 0);
+        }
+        self.docs[d] = Some(entry.id());
+        self.created[d] = entry.created_at().unix_timestamp();
+        self.live.insert(doc);
+        self.by_diary
+            .entry(entry.diary_id())
+            .or_default()
+            .insert(doc);
+        for tag in entry.tags() {
+            self.by_tag.entry(tag.clone()).or_default().insert(doc);
+        }
+        self.by_type
+            .entry(entry.entry_type())
+            .or_default()
+            .insert(doc);
+        if entry.injection_risk() {
+            self.suspicious.insert(doc);
+        }
+        self.entries.insert(entry.id(), Slot { entry, doc });
+    }
+
+    /// Removes an entry from every posting list; returns its slot.
+    pub fn remove(&mut self, id: Uuid) -> Option<Slot> {
+        let slot = self.entries.remove(&id)?;
+        let doc = slot.doc;
+        if let Some(d) = self.docs.get_mut(doc as usize) {
+            *d = None;
+        }
+        self.live.remove(doc);
+        if let Some(b) = self.by_diary.get_mut(&slot.entry.diary_id()) {
+            b.remove(doc);
+        }
+        for tag in slot.entry.tags() {
+            if let Some(b) = self.by_tag.get_mut(tag) {
+                b.remove(doc);
+                if b.is_empty() {
+                    self.by_tag.remove(tag);
+                }
+            }
+        }
+        if let Some(b) = self.by_type.get_mut(&slot.entry.entry_type()) {
+            b.remove(doc);
+        }
+        self.suspicious.remove(doc);
+        Some(slot)
+    }
+
+    /// The entry indexed under `doc`, if it is live.
+    pub fn entry_of(&self, doc: DocId) -> Option<&Entry> {
+        let id = self.docs.get(doc as usize).copied().flatten()?;
+        self.entries.get(&id).map(|s| &s.entry)
+    }
+
+    /// Creation time (unix seconds) of a doc.
+    pub fn created_of(&self, doc: DocId) -> i64 {
+        self.created.get(doc as usize).copied().unwrap_or(0)
+    }
+
+    /// Diaries a scope covers.
+    pub fn scope_diaries(&self, scope: &Scope) -> Vec<Uuid> {
+        match scope {
+            Scope::Diaries { ids } => ids
+                .iter()
+                .filter(|id| self.diaries.contains_key(id))
+                .copied()
+                .collect(),
+            Scope::Team { team_id } => self
+                .diaries
+                .values()
+                .filter(|d| d.team_id == *team_id)
+                .map(|d| d.id)
+                .collect(),
+            Scope::Public => self
+                .diaries
+                .values()
+                .filter(|d| d.visibility == Visibility::Public)
+                .map(|d| d.id)
+                .collect(),
+        }
+    }
+
+    /// Every live doc in scope that passes the filters.
+    pub fn allowed(&self, scope: &Scope, filters: &Filters) -> RoaringBitmap {
+        let mut allow = RoaringBitmap::new();
+        for diary in self.scope_diaries(scope) {
+            if let Some(b) = self.by_diary.get(&diary) {
+                allow |= b;
+            }
+        }
+        for tag in &filters.tags {
+            match self.by_tag.get(tag) {
+                Some(b) => allow &= b,
+                None => return RoaringBitmap::new(),
+            }
+        }
+        for tag in &filters.exclude_tags {
+            if let Some(b) = self.by_tag.get(tag) {
+                allow -= b;
+            }
+        }
+        if !filters.entry_types.is_empty() {
+            let mut types = RoaringBitmap::new();
+            for t in &filters.entry_types {
+                if let Some(b) = self.by_type.get(t) {
+                    types |= b;
+                }
+            }
+            allow &= types;
+        }
+        if filters.exclude_suspicious {
+            allow -= &self.suspicious;
+        }
+        if filters.exclude_superseded {
+            for id in &self.superseded {
+                if let Some(slot) = self.entries.get(id) {
+                    allow.remove(slot.doc);
+                }
+            }
+        }
+        if filters.created_before.is_some() || filters.created_after.is_some() {
+            let before = filters.created_before.map(OffsetDateTime::unix_timestamp);
+            let after = filters.created_after.map(OffsetDateTime::unix_timestamp);
+            allow = allow
+                .iter()
+                .filter(|&doc| {
+                    let t = self.created_of(doc);
+                    before.is_none_or(|b| t < b) && after.is_none_or(|a| t >= a)
+                })
+                .collect();
+        }
+        allow &= &self.live;
+        allow
+    }
+
+    /// Tag counts over the allowed docs.
+    pub fn tag_counts(
+        &self,
+        allow: &RoaringBitmap,
+        prefix: Option<&str>,
+        min_count: u64,
+    ) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .by_tag
+            .iter()
+            .filter(|(tag, _)| prefix.is_none_or(|p| tag.starts_with(p)))
+            .map(|(tag, b)| (tag.clone(), b.intersection_len(allow)))
+            .filter(|(_, n)| *n >= min_count.max(1))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Recomputes the superseded set (cheap: relations per diary are few).
+    pub fn refresh_superseded(&mut self) {
+        self.superseded = self
+            .relations
+            .values()
+            .filter(|r| {
+                r.relation == RelationKind::Supersedes && r.status == RelationStatus::Accepted
+            })
+            .map(|r| r.target_id)
+            .collect();
+    }
+}

@@ -1,0 +1,594 @@
+//! The engine facade: diaries, entries and relations in, hybrid search out.
+//!
+//! A write validates entries, embeds them in batched inference **before**
+//! taking any lock, then, under the single writer lock, adds vectors and
+//! text to both indexes, commits the text index and finally publishes the
+//! entries in the catalog (so a search never sees a doc id that an index
+//! lacks). A search computes the allowed-document bitmap from the catalog,
+//! releases the lock, runs both arms with that bitmap pushed into them,
+//! fuses, re-weights and pages. Searches never wait behind an embedding
+//! call or a text commit; the catalog lock is held only for map updates.
+
+mod catalog;
+mod search;
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use self::catalog::Catalog;
+use crate::embed::{Embedder, Embeddings, PassageText};
+use crate::entry::{
+    Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
+    RelationStatus,
+};
+use crate::index::text::TextIndex;
+use crate::index::vector::{VectorIndex, VectorIndexBuilder};
+use crate::index::DocId;
+use crate::search::request::{Filters, Scope, SearchHit, SearchMode, SearchResponse};
+use crate::{Error, Result};
+
+/// An entry to store, with an optional id and creation time (for imports
+/// and mirrors; new entries get a v7 id and the current time).
+#[derive(Clone, Debug)]
+pub struct PutEntry {
+    /// The client's fields.
+    pub entry: NewEntry,
+    /// Id to use instead of a fresh one.
+    pub id: Option<Uuid>,
+    /// Creation time to record instead of now.
+    pub created_at: Option<OffsetDateTime>,
+}
+
+impl From<NewEntry> for PutEntry {
+    fn from(entry: NewEntry) -> Self {
+        Self {
+            entry,
+            id: None,
+            created_at: None,
+        }
+    }
+}
+
+impl PutEntry {
+    /// Uses this id.
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Records this creation time.
+    pub fn created_at(mut self, at: OffsetDateTime) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+}
+
+/// A page of entries, newest first, under filters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ListRequest {
+    /// Diaries to list.
+    pub scope: Scope,
+    /// Filters.
+    pub filters: Filters,
+    /// Page size (1..=1000, default 20).
+    pub limit: usize,
+    /// Entries to skip.
+    pub offset: usize,
+}
+
+impl Default for ListRequest {
+    fn default() -> Self {
+        Self {
+            scope: Scope::Diaries { ids: Vec::new() },
+            filters: Filters::default(),
+            limit: 20,
+            offset: 0,
+        }
+    }
+}
+
+/// A page of entries and the true number matching.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    /// Entries, newest first.
+    pub entries: Vec<EntryRecord>,
+    /// Entries matching the filters, exactly.
+    pub total: usize,
+}
+
+/// Tag usage in a diary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagCount {
+    /// The tag.
+    pub tag: String,
+    /// Entries carrying it.
+    pub count: u64,
+}
+
+/// Configures an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    embedder: Option<Embedder>,
+    vector: Option<VectorIndexBuilder>,
+}
+
+impl EngineBuilder {
+    /// The embedder for passages and queries (default: the default model).
+    pub fn embedder(mut self, embedder: Embedder) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// Vector index parameters (HNSW M, ef, thresholds).
+    pub fn vector_index(mut self, builder: VectorIndexBuilder) -> Self {
+        self.vector = Some(builder);
+        self
+    }
+
+    /// Opens an in-memory engine.
+    pub fn open_in_memory(self) -> Result<Engine> {
+        let embedder = match self.embedder {
+            Some(e) => e,
+            None => Embedder::builder().build()?,
+        };
+        let vectors = self
+            .vector
+            .unwrap_or_default()
+            .dims(embedder.dims())
+            .build()?;
+        let text = TextIndex::create_in_ram()?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                embedder,
+                catalog: RwLock::new(Catalog::default()),
+                vectors: Box::new(vectors),
+                text,
+                writer: Mutex::new(()),
+            }),
+        })
+    }
+}
+
+/// The embedded hybrid search engine. Cheap to clone; `Send + Sync`; use it
+/// from many threads at once.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    embedder: Embedder,
+    catalog: RwLock<Catalog>,
+    vectors: Box<dyn VectorIndex>,
+    text: TextIndex,
+    /// Serialises writers; never taken by readers.
+    writer: Mutex<()>,
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn passage(e: &Entry) -> PassageText {
+    PassageText {
+        title: e.title().map(str::to_string),
+        content: e.content().to_string(),
+        tags: e.tags().to_vec(),
+    }
+}
+
+impl Engine {
+    /// A builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The embedder in use (its model id is recorded with the vectors).
+    pub fn embedder(&self) -> &Embedder {
+        &self.inner.embedder
+    }
+
+    /// Creates a diary; its id must be new.
+    pub fn create_diary(&self, diary: Diary) -> Result<Diary> {
+        diary.validate()?;
+        let _w = self.inner.writer.lock();
+        let mut cat = self.inner.catalog.write();
+        if cat.diaries.contains_key(&diary.id) {
+            return Err(Error::AlreadyExists {
+                what: "diary",
+                id: diary.id,
+            });
+        }
+        cat.diaries.insert(diary.id, diary.clone());
+        Ok(diary)
+    }
+
+    /// A diary by id.
+    pub fn get_diary(&self, id: Uuid) -> Option<Diary> {
+        self.inner.catalog.read().diaries.get(&id).cloned()
+    }
+
+    /// Diaries, optionally of one team, by name.
+    pub fn list_diaries(&self, team_id: Option<Uuid>) -> Vec<Diary> {
+        let cat = self.inner.catalog.read();
+        let mut out: Vec<Diary> = cat
+            .diaries
+            .values()
+            .filter(|d| team_id.is_none_or(|t| d.team_id == t))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Stores one entry.
+    pub fn put_entry(&self, entry: impl Into<PutEntry>) -> Result<EntryRecord> {
+        let mut out = self.put_entries(vec![entry.into()])?;
+        out.pop().ok_or(Error::InvalidRequest("empty batch".into()))
+    }
+
+    /// Stores a batch: validated as a whole (the first invalid entry fails
+    /// the batch, naming its index), embedded in batched inference, indexed
+    /// with one text commit.
+    pub fn put_entries(&self, batch: Vec<PutEntry>) -> Result<Vec<EntryRecord>> {
+        self.put_batch(batch, None)
+    }
+
+    /// Stores a batch with vectors computed elsewhere (bulk imports, mirrors,
+    /// re-indexing): row `i` of `vectors` belongs to entry `i`. The vectors
+    /// must come from this engine's model; only their shape can be checked.
+    pub fn put_entries_with_vectors(
+        &self,
+        batch: Vec<PutEntry>,
+        vectors: &Embeddings,
+    ) -> Result<Vec<EntryRecord>> {
+        if vectors.dims() != self.inner.embedder.dims() {
+            return Err(Error::WrongVectorDimension {
+                expected: self.inner.embedder.dims(),
+                got: vectors.dims(),
+            });
+        }
+        if vectors.len() != batch.len() {
+            return Err(Error::InvalidRequest(format!(
+                "{} entries but {} vectors",
+                batch.len(),
+                vectors.len()
+            )));
+        }
+        self.put_batch(batch, Some(vectors))
+    }
+
+    fn put_batch(
+        &self,
+        batch: Vec<PutEntry>,
+        given: Option<&Embeddings>,
+    ) -> Result<Vec<EntryRecord>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = now();
+        let mut entries = Vec::with_capacity(batch.len());
+        {
+            let cat = self.inner.catalog.read();
+            for (index, put) in batch.into_iter().enumerate() {
+                let in_batch = |source: Error| Error::InBatch {
+                    index,
+                    source: Box::new(source),
+                };
+                if !cat.diaries.contains_key(&put.entry.diary_id) {
+                    return Err(in_batch(Error::NotFound {
+                        what: "diary",
+                        id: put.entry.diary_id,
+                    }));
+                }
+                let created = put.created_at.unwrap_or(t);
+                let entry = match put.id {
+                    Some(id) => {
+                        if cat.entries.contains_key(&id) {
+                            return Err(in_batch(Error::AlreadyExists { what: "entry", id }));
+                        }
+                        Entry::create_with_id(id, put.entry, created)
+                    }
+                    None => Entry::create(put.entry, created),
+                }
+                .map_err(|e| in_batch(e.into()))?;
+                entries.push(entry);
+            }
+        }
+        let embedded;
+        let vectors = match given {
+            Some(v) => v,
+            None => {
+                let passages: Vec<PassageText> = entries.iter().map(passage).collect();
+                embedded = self.inner.embedder.embed_passages(&passages)?;
+                &embedded
+            }
+        };
+
+        let _w = self.inner.writer.lock();
+        {
+            let cat = self.inner.catalog.read();
+            if let Some((index, e)) = entries
+                .iter()
+                .enumerate()
+                .find(|(_, e)| cat.entries.contains_key(&e.id()))
+            {
+                return Err(Error::InBatch {
+                    index,
+                    source: Box::new(Error::AlreadyExists {
+                        what: "entry",
+                        id: e.id(),
+                    }),
+                });
+            }
+        }
+        let first = self.inner.catalog.read().next_doc();
+        let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+        self.index(&docs, &entries, vectors.as_slice())?;
+        let mut cat = self.inner.catalog.write();
+        let records = entries.iter().map(Entry::to_record).collect();
+        for (entry, doc) in entries.into_iter().zip(docs) {
+            cat.insert(entry, doc);
+        }
+        Ok(records)
+    }
+
+    /// Adds docs to both indexes and commits the text index. Writer lock held.
+    fn index(&self, docs: &[DocId], entries: &[Entry], vectors: &[f32]) -> Result<()> {
+        self.inner.vectors.insert_batch(docs, vectors)?;
+        for (doc, e) in docs.iter().zip(entries) {
+            self.inner
+                .text
+                .add(*doc, e.title(), e.content(), e.tags())?;
+        }
+        self.inner.text.commit()?;
+        Ok(())
+    }
+
+    /// An entry by id. Reading does not change `updatedAt`.
+    pub fn get_entry(&self, id: Uuid) -> Option<EntryRecord> {
+        self.inner
+            .catalog
+            .read()
+            .entries
+            .get(&id)
+            .map(|s| s.entry.to_record())
+    }
+
+    /// Applies a patch (signed-entry rules enforced). Re-embeds only when
+    /// the title, content or tags change.
+    pub fn update_entry(&self, id: Uuid, patch: EntryPatch) -> Result<EntryRecord> {
+        let _w = self.inner.writer.lock();
+        let (mut entry, old_doc) = {
+            let cat = self.inner.catalog.read();
+            let slot = cat
+                .entries
+                .get(&id)
+                .ok_or(Error::NotFound { what: "entry", id })?;
+            (slot.entry.clone(), slot.doc)
+        };
+        let before = (
+            entry.title().map(str::to_string),
+            entry.content().to_string(),
+            entry.tags().to_vec(),
+        );
+        if !patch.apply(&mut entry, now())? {
+            return Ok(entry.to_record());
+        }
+        let text_changed = before.0.as_deref() != entry.title()
+            || before.1 != entry.content()
+            || before.2 != entry.tags();
+        let doc = if text_changed {
+            let vectors = self.inner.embedder.embed_passages(&[passage(&entry)])?;
+            let doc = self.inner.catalog.read().next_doc();
+            self.index(&[doc], std::slice::from_ref(&entry), vectors.as_slice())?;
+            doc
+        } else {
+            old_doc
+        };
+        let record = entry.to_record();
+        {
+            let mut cat = self.inner.catalog.write();
+            cat.remove(id);
+            cat.insert(entry, doc);
+        }
+        if text_changed {
+            self.retire(old_doc)?;
+        }
+        Ok(record)
+    }
+
+    /// Drops a doc from both indexes (after the catalog stopped pointing at it).
+    fn retire(&self, doc: DocId) -> Result<()> {
+        self.inner.vectors.delete(doc);
+        self.inner.text.delete(doc)?;
+        self.inner.text.commit()?;
+        Ok(())
+    }
+
+    /// Deletes an unsigned entry and its relations.
+    pub fn delete_entry(&self, id: Uuid) -> Result<()> {
+        let _w = self.inner.writer.lock();
+        let slot = {
+            let mut cat = self.inner.catalog.write();
+            let slot = cat
+                .entries
+                .get(&id)
+                .ok_or(Error::NotFound { what: "entry", id })?;
+            slot.entry.ensure_deletable()?;
+            let slot = cat
+                .remove(id)
+                .ok_or(Error::NotFound { what: "entry", id })?;
+            let gone: Vec<Uuid> = cat
+                .relations
+                .values()
+                .filter(|r| r.source_id == id || r.target_id == id)
+                .map(|r| r.id)
+                .collect();
+            for rid in gone {
+                if let Some(r) = cat.relations.remove(&rid) {
+                    cat.relation_keys.remove(&r.key());
+                }
+            }
+            cat.refresh_superseded();
+            slot
+        };
+        self.retire(slot.doc)
+    }
+
+    /// Proposes a relation between two entries of one diary.
+    pub fn relate(&self, source: Uuid, target: Uuid, kind: RelationKind) -> Result<Relation> {
+        let _w = self.inner.writer.lock();
+        let mut cat = self.inner.catalog.write();
+        let s = cat.entries.get(&source).ok_or(Error::NotFound {
+            what: "entry",
+            id: source,
+        })?;
+        let t = cat.entries.get(&target).ok_or(Error::NotFound {
+            what: "entry",
+            id: target,
+        })?;
+        let relation = Relation::new(&s.entry, &t.entry, kind, now())?;
+        relation.check_unique(cat.relations.values())?;
+        cat.relation_keys.insert(relation.key(), relation.id);
+        cat.relations.insert(relation.id, relation.clone());
+        Ok(relation)
+    }
+
+    /// Accepts, rejects or re-proposes a relation. An accepted `supersedes`
+    /// hides its target from searches that exclude superseded entries.
+    pub fn set_relation_status(&self, id: Uuid, status: RelationStatus) -> Result<Relation> {
+        let _w = self.inner.writer.lock();
+        let mut cat = self.inner.catalog.write();
+        let r = cat.relations.get_mut(&id).ok_or(Error::NotFound {
+            what: "relation",
+            id,
+        })?;
+        r.set_status(status, now());
+        let r = r.clone();
+        cat.refresh_superseded();
+        Ok(r)
+    }
+
+    /// Relations touching an entry.
+    pub fn relations_of(&self, entry: Uuid) -> Vec<Relation> {
+        let cat = self.inner.catalog.read();
+        let mut out: Vec<Relation> = cat
+            .relations
+            .values()
+            .filter(|r| r.source_id == entry || r.target_id == entry)
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| (r.created_at, r.id));
+        out
+    }
+
+    /// Entries newest first under filters, with the exact total.
+    pub fn list(&self, req: &ListRequest) -> Result<ListResponse> {
+        check_page(req.limit, req.offset)?;
+        let cat = self.inner.catalog.read();
+        let allow = cat.allowed(&req.scope, &req.filters);
+        let (entries, total) = newest_first(&cat, &allow, req.offset, req.limit);
+        Ok(ListResponse {
+            entries: entries.into_iter().map(Entry::to_record).collect(),
+            total,
+        })
+    }
+
+    /// Tag counts in scope, optionally by prefix, minimum count and entry types.
+    pub fn tag_counts(
+        &self,
+        scope: &Scope,
+        prefix: Option<&str>,
+        min_count: u64,
+        entry_types: &[EntryType],
+    ) -> Vec<TagCount> {
+        let cat = self.inner.catalog.read();
+        let filters = Filters {
+            entry_types: entry_types.to_vec(),
+            ..Filters::default()
+        };
+        let allow = cat.allowed(scope, &filters);
+        cat.tag_counts(&allow, prefix, min_count)
+            .into_iter()
+            .map(|(tag, count)| TagCount { tag, count })
+            .collect()
+    }
+
+    /// Live entries in the engine.
+    pub fn len(&self) -> usize {
+        self.inner.catalog.read().entries.len()
+    }
+
+    /// True when no entry is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Checks list/search paging.
+fn check_page(limit: usize, offset: usize) -> Result<()> {
+    use crate::search::request::{MAX_LIMIT, MAX_WINDOW};
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Error::InvalidRequest(format!(
+            "limit must be within 1..={MAX_LIMIT}, got {limit}"
+        )));
+    }
+    if offset.saturating_add(limit) > MAX_WINDOW {
+        return Err(Error::InvalidRequest(format!(
+            "offset + limit must be at most {MAX_WINDOW}"
+        )));
+    }
+    Ok(())
+}
+
+/// The allowed entries sorted by creation time (newest first, then id),
+/// paged, with the total.
+fn newest_first<'a>(
+    cat: &'a Catalog,
+    allow: &RoaringBitmap,
+    offset: usize,
+    limit: usize,
+) -> (Vec<&'a Entry>, usize) {
+    let mut all: Vec<&Entry> = allow.iter().filter_map(|d| cat.entry_of(d)).collect();
+    let total = all.len();
+    all.sort_by(|a, b| {
+        b.created_at()
+            .cmp(&a.created_at())
+            .then_with(|| b.id().cmp(&a.id()))
+    });
+    let page = all.into_iter().skip(offset).take(limit).collect();
+    (page, total)
+}
+
+/// The list path of a search (empty query): newest first, exact total.
+fn list_response(
+    cat: &Catalog,
+    allow: &RoaringBitmap,
+    offset: usize,
+    limit: usize,
+) -> SearchResponse {
+    let (entries, total) = newest_first(cat, allow, offset, limit);
+    SearchResponse {
+        hits: entries
+            .into_iter()
+            .map(|e| SearchHit {
+                entry: e.to_record(),
+                score: 0.0,
+                explain: None,
+            })
+            .collect(),
+        total,
+        total_is_lower_bound: false,
+        mode: SearchMode::Text,
+        warnings: Vec::new(),
+    }
+}

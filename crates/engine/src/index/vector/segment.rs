@@ -1,0 +1,338 @@
+//! The parts a live index is made of, and how one part answers a query.
+//!
+//! A [`Part`] is either a sealed [`Segment`] (vectors sorted by doc id plus an
+//! immutable HNSW graph) or a write [`Buffer`] (small copy-on-write chunks,
+//! always scanned exactly). Each part carries its own tombstones. Both kinds
+//! are cheap to clone: everything big is behind an `Arc`.
+
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::builder::{Config, SearchParams};
+use super::graph::Graph;
+use super::store::VectorStore;
+use super::topk::TopK;
+use super::Hit;
+use crate::index::DocId;
+
+/// Rows per write-buffer chunk: a publish copies at most one chunk
+/// (64 × 384 × 4 B = 96 KiB).
+pub(crate) const CHUNK_ROWS: usize = 64;
+
+/// Beam-width cap for filtered graph searches; past it the exact fallback is
+/// cheaper than widening the beam further.
+const MAX_FILTERED_EF: usize = 1024;
+
+/// Which docs a search may return: those in `allowed` (when given) and not
+/// in `deleted`.
+pub(crate) struct DocFilter<'a> {
+    pub(crate) allowed: Option<&'a RoaringBitmap>,
+    pub(crate) deleted: &'a RoaringBitmap,
+}
+
+impl DocFilter<'_> {
+    /// Whether `doc` passes.
+    #[inline]
+    pub(crate) fn accepts(&self, doc: DocId) -> bool {
+        self.allowed.is_none_or(|a| a.contains(doc)) && !self.deleted.contains(doc)
+    }
+}
+
+/// Immutable sealed segment.
+pub(crate) struct Segment {
+    /// Rows sorted by doc id, each doc at most once.
+    pub(crate) store: VectorStore,
+    /// The doc ids in `store`, for fast intersections with filters.
+    pub(crate) members: RoaringBitmap,
+    /// `None` when the segment is small enough to always be scanned.
+    pub(crate) graph: Option<Graph>,
+}
+
+impl Segment {
+    /// Seals `store` (any order, unique docs): sorts it and builds its graph
+    /// unless every query would scan it exactly anyway.
+    pub(crate) fn build(mut store: VectorStore, cfg: &Config) -> Self {
+        store.sort_by_doc();
+        let members: RoaringBitmap = store.docs().iter().copied().collect();
+        let graph =
+            (store.len() > cfg.search.exact_scan_max).then(|| Graph::build(&store, &cfg.hnsw));
+        Self {
+            store,
+            members,
+            graph,
+        }
+    }
+}
+
+/// The write buffer: appended to by the writer, frozen when full.
+#[derive(Clone)]
+pub(crate) struct Buffer {
+    /// Copy-on-write chunks of at most [`CHUNK_ROWS`] rows, insertion order.
+    pub(crate) chunks: Vec<Arc<VectorStore>>,
+    /// The doc ids in `chunks` (each at most once).
+    pub(crate) members: Arc<RoaringBitmap>,
+}
+
+/// What a part stores.
+#[derive(Clone)]
+pub(crate) enum Kind {
+    /// A sealed segment with (maybe) a graph.
+    Sealed(Arc<Segment>),
+    /// A write buffer, active or frozen.
+    Buffer(Buffer),
+}
+
+/// One part of a snapshot: data plus its tombstones.
+#[derive(Clone)]
+pub(crate) struct Part {
+    /// Identity, stable while the part lives (used to find it again when a
+    /// background build installs its result).
+    pub(crate) id: u64,
+    pub(crate) kind: Kind,
+    /// Deleted (or replaced) docs; always a subset of the members.
+    pub(crate) deleted: Arc<RoaringBitmap>,
+}
+
+impl Part {
+    /// An empty write buffer.
+    pub(crate) fn empty_buffer(id: u64) -> Self {
+        Self {
+            id,
+            kind: Kind::Buffer(Buffer {
+                chunks: Vec::new(),
+                members: Arc::new(RoaringBitmap::new()),
+            }),
+            deleted: Arc::new(RoaringBitmap::new()),
+        }
+    }
+
+    /// A sealed part.
+    pub(crate) fn sealed(id: u64, seg: Arc<Segment>, deleted: RoaringBitmap) -> Self {
+        Self {
+            id,
+            kind: Kind::Sealed(seg),
+            deleted: Arc::new(deleted),
+        }
+    }
+
+    /// Every doc id stored here, live or not.
+    pub(crate) fn members(&self) -> &RoaringBitmap {
+        match &self.kind {
+            Kind::Sealed(s) => &s.members,
+            Kind::Buffer(b) => &b.members,
+        }
+    }
+
+    /// Rows stored, live or not.
+    pub(crate) fn rows(&self) -> u64 {
+        self.members().len()
+    }
+
+    /// Live rows.
+    pub(crate) fn live_len(&self) -> u64 {
+        self.rows() - self.deleted.len()
+    }
+
+    /// Whether `doc` is live here.
+    pub(crate) fn contains_live(&self, doc: DocId) -> bool {
+        self.members().contains(doc) && !self.deleted.contains(doc)
+    }
+
+    /// The stored vector of `doc`, live or not.
+    pub(crate) fn vector(&self, doc: DocId) -> Option<&[f32]> {
+        if !self.members().contains(doc) {
+            return None;
+        }
+        match &self.kind {
+            Kind::Sealed(s) => s.store.get(doc),
+            Kind::Buffer(b) => b.chunks.iter().find_map(|c| c.get(doc)),
+        }
+    }
+
+    /// The stored vector of `doc` if it is live here.
+    pub(crate) fn get_live(&self, doc: DocId) -> Option<&[f32]> {
+        if self.deleted.contains(doc) {
+            return None;
+        }
+        self.vector(doc)
+    }
+
+    /// Calls `f` on every live row.
+    pub(crate) fn for_each_live(&self, f: &mut dyn FnMut(DocId, &[f32])) {
+        let mut visit = |store: &VectorStore| {
+            for (doc, v) in store.iter() {
+                if !self.deleted.contains(doc) {
+                    f(doc, v);
+                }
+            }
+        };
+        match &self.kind {
+            Kind::Sealed(s) => visit(&s.store),
+            Kind::Buffer(b) => b.chunks.iter().for_each(|c| visit(c)),
+        }
+    }
+
+    /// The `k` best live matches here, exactly `min(k, matching live docs)`.
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&RoaringBitmap>,
+        params: &SearchParams,
+    ) -> Vec<Hit> {
+        if k == 0 {
+            return Vec::new();
+        }
+        match &self.kind {
+            Kind::Buffer(b) => {
+                let mut top = TopK::new(k);
+                let accept = DocFilter {
+                    allowed: filter,
+                    deleted: &self.deleted,
+                };
+                for chunk in &b.chunks {
+                    let slots = (0..chunk.len()).filter(|&s| accept.accepts(chunk.doc(s)));
+                    chunk.scan_slots(query, slots, &mut top);
+                }
+                top.into_sorted()
+            }
+            Kind::Sealed(seg) => self.search_segment(seg, query, k, filter, params),
+        }
+    }
+
+    fn search_segment(
+        &self,
+        seg: &Segment,
+        query: &[f32],
+        k: usize,
+        filter: Option<&RoaringBitmap>,
+        params: &SearchParams,
+    ) -> Vec<Hit> {
+        let live = self.live_len();
+        // The allowed live docs of this segment, materialised only when
+        // filtered (one bitmap intersection, container by container).
+        let candidates: Option<RoaringBitmap> = filter.map(|f| {
+            let mut c = f & &seg.members;
+            if !self.deleted.is_empty() {
+                c -= &*self.deleted;
+            }
+            c
+        });
+        let allowed = candidates.as_ref().map_or(live, RoaringBitmap::len);
+        let need = (k as u64).min(allowed) as usize;
+        if need == 0 {
+            return Vec::new();
+        }
+        if let Some(graph) = &seg.graph {
+            if !params.prefers_exact(allowed, live) {
+                let hits =
+                    self.graph_search(seg, graph, query, k, candidates.as_ref(), allowed, params);
+                if hits.len() >= need {
+                    return hits;
+                }
+                tracing::debug!(
+                    got = hits.len(),
+                    need,
+                    "vector graph search under-filled; falling back to exact scan"
+                );
+            }
+        }
+        exact_segment(seg, &self.deleted, query, k, candidates.as_ref())
+    }
+
+    /// Graph search with the filter applied inside the walk and every hit
+    /// re-checked; may return fewer than needed.
+    fn graph_search(
+        &self,
+        seg: &Segment,
+        graph: &Graph,
+        query: &[f32],
+        k: usize,
+        candidates: Option<&RoaringBitmap>,
+        allowed: u64,
+        params: &SearchParams,
+    ) -> Vec<Hit> {
+        let ef = params.ef_search.max(k);
+        // `candidates` already excludes tombstones.
+        let empty = RoaringBitmap::new();
+        let f = match candidates {
+            Some(c) => DocFilter {
+                allowed: Some(c),
+                deleted: &empty,
+            },
+            None => DocFilter {
+                allowed: None,
+                deleted: &self.deleted,
+            },
+        };
+        let selectivity = allowed as f64 / self.rows().max(1) as f64;
+        let ef = filtered_ef(ef, selectivity);
+        let store = &seg.store;
+        let accept = |slot: u32| f.accepts(store.doc(slot as usize));
+        graph
+            .search(store, query, k, ef, &accept)
+            .into_iter()
+            .map(|(distance, slot)| Hit {
+                doc: store.doc(slot as usize),
+                distance,
+            })
+            .filter(|h| f.accepts(h.doc))
+            .collect()
+    }
+}
+
+/// Beam width for a filtered walk: the walk only keeps matching nodes, so it
+/// needs a wider beam to find `ef` of them as the filter gets selective.
+pub(crate) fn filtered_ef(ef: usize, selectivity: f64) -> usize {
+    let exp: f64 = std::env::var("MOLT_EFSCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.5);
+    let scale = (1.0 / selectivity.max(1e-6)).powf(exp);
+    ((ef as f64 * scale).ceil() as usize).clamp(ef, MAX_FILTERED_EF.max(ef))
+}
+
+/// Exact top-k over a segment's live rows, or only its `candidates`.
+fn exact_segment(
+    seg: &Segment,
+    deleted: &RoaringBitmap,
+    query: &[f32],
+    k: usize,
+    candidates: Option<&RoaringBitmap>,
+) -> Vec<Hit> {
+    let store = &seg.store;
+    let mut top = TopK::new(k);
+    match candidates {
+        None if deleted.is_empty() => store.scan_slots(query, 0..store.len(), &mut top),
+        None => {
+            let slots = (0..store.len()).filter(|&s| !deleted.contains(store.doc(s)));
+            store.scan_slots(query, slots, &mut top);
+        }
+        Some(c) => {
+            // Both sides are sorted: walk the rows forward, galloping by
+            // binary search over what is left.
+            let docs = store.docs();
+            let mut lo = 0usize;
+            let slots = c.iter().filter_map(|doc| {
+                lo += docs[lo..].partition_point(|&d| d < doc);
+                (docs.get(lo) == Some(&doc)).then_some(lo)
+            });
+            store.scan_slots(query, slots, &mut top);
+        }
+    }
+    top.into_sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filtered_ef_widens_with_selectivity() {
+        assert_eq!(filtered_ef(64, 1.0), 64);
+        assert_eq!(filtered_ef(64, 0.25), 128);
+        assert_eq!(filtered_ef(64, 0.0), MAX_FILTERED_EF);
+        assert_eq!(filtered_ef(2000, 0.01), 2000);
+    }
+}

@@ -1,0 +1,13 @@
+//! Search: what a user types and how the engine answers it.
+//!
+//! - [`query`]: the user query language (Postgres `websearch_to_tsquery`
+//!   syntax, as MoltNet users type it) parsed into an AST that the text
+//!   index executes and the hybrid search inspects;
+//! - [`request`]: what a search asks for (scope, filters, paging, weights)
+//!   and what it answers;
+//! - [`fusion`]: reciprocal rank fusion and its variants, and the final
+//!   recency/importance re-weighting.
+
+pub mod fusion;
+pub mod query;
+pub mod request;

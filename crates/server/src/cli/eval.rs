@@ -1,0 +1,296 @@
+//! `moltsearch eval beir DIR`: retrieval quality on a BEIR data set.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use moltsearch_engine::embed::{runtime, Embeddings, PassageText};
+use moltsearch_engine::engine::{Engine, PutEntry};
+use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
+use moltsearch_engine::eval::{evaluate, BeirDataset};
+use moltsearch_engine::index::text::TextMatch;
+use moltsearch_engine::search::fusion::Fusion;
+use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
+use uuid::Uuid;
+
+use super::model_args::ModelArgs;
+
+/// Evaluate retrieval quality.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub kind: EvalKind,
+}
+
+/// Data set formats.
+#[derive(clap::Subcommand, Debug)]
+pub enum EvalKind {
+    /// A BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+    Beir(BeirArgs),
+}
+
+/// Options of `eval beir`.
+#[derive(clap::Args, Debug)]
+pub struct BeirArgs {
+    /// The BEIR folder, e.g. ../shared/data/scifact.
+    pub dir: PathBuf,
+    /// Which judgements to use.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Arms to run.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub mode: ModeArg,
+    /// Text matching: all terms (MoltNet) or any term.
+    #[arg(long, value_enum, default_value = "any")]
+    pub text_match: MatchArg,
+    /// Fusion: rrf, weighted:<vector weight>:<text weight>, convex:<alpha>.
+    #[arg(long, default_value = "rrf")]
+    pub fusion: String,
+    /// Hits per arm (default: MoltNet's 2 × limit, with limit 100).
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Vector hits farther than this cosine distance are dropped.
+    #[arg(long, default_value_t = 0.6)]
+    pub max_distance: f32,
+    /// Write a TREC run file (`qid Q0 docid rank score tag`).
+    #[arg(long)]
+    pub run_out: Option<PathBuf>,
+    /// Don't reuse or write cached corpus vectors (in <cache>/eval/).
+    #[arg(long)]
+    pub no_vector_cache: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `--mode` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ModeArg {
+    /// Both arms, fused.
+    Hybrid,
+    /// Vector arm only.
+    Vector,
+    /// Text arm only.
+    Text,
+}
+
+/// `--text-match` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum MatchArg {
+    /// Every term must match (websearch semantics).
+    All,
+    /// Any term may match.
+    Any,
+}
+
+/// Parses `rrf`, `rrf:<k>`, `weighted:<wv>:<wt>`, `convex:<alpha>`.
+pub fn parse_fusion(s: &str) -> anyhow::Result<Fusion> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let num = |i: usize| -> anyhow::Result<f32> {
+        parts
+            .get(i)
+            .with_context(|| format!("fusion {s:?}: missing parameter {i}"))?
+            .parse::<f32>()
+            .with_context(|| format!("fusion {s:?}: parameter {i} is not a number"))
+    };
+    let f = match parts[0] {
+        "rrf" if parts.len() == 1 => Fusion::Rrf { k: 60.0 },
+        "rrf" => Fusion::Rrf { k: num(1)? },
+        "weighted" => Fusion::WeightedRrf {
+            k: 60.0,
+            vector_weight: num(1)?,
+            text_weight: num(2)?,
+        },
+        "convex" => Fusion::Convex { alpha: num(1)? },
+        other => bail!("unknown fusion {other:?} (rrf, weighted:<wv>:<wt>, convex:<alpha>)"),
+    };
+    f.validate().map_err(anyhow::Error::msg)?;
+    Ok(f)
+}
+
+/// Runs the subcommand.
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    match args.kind {
+        EvalKind::Beir(b) => beir(b),
+    }
+}
+
+fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
+    let data = BeirDataset::load(&args.dir, &args.split)?;
+    let fusion = parse_fusion(&args.fusion)?;
+    let embedder = args.model.embedder()?;
+    let engine = Engine::builder()
+        .embedder(embedder.clone())
+        .open_in_memory()?;
+    let diary = engine.create_diary(Diary::new(
+        Uuid::now_v7(),
+        "beir".into(),
+        Visibility::Private,
+    )?)?;
+    let name = args
+        .dir
+        .file_name()
+        .map_or("beir".into(), |n| n.to_string_lossy().to_string());
+    let cache = (!args.no_vector_cache).then(|| {
+        runtime::cache_dir()
+            .join("eval")
+            .join(format!("{name}-{}.f32", embedder.model_id()))
+    });
+    let vectors = corpus_vectors(&data, &embedder, cache.as_deref())?;
+
+    // Import, keeping BEIR doc ids in a side table (entry id → _id).
+    let mut doc_of: HashMap<Uuid, String> = HashMap::with_capacity(data.corpus.len());
+    let bar = progress(data.corpus.len() as u64, "indexing");
+    let dims = vectors.dims();
+    for (chunk_i, chunk) in data.corpus.chunks(512).enumerate() {
+        let base = chunk_i * 512;
+        let puts: Vec<PutEntry> = chunk
+            .iter()
+            .map(|d| {
+                let id = Uuid::now_v7();
+                doc_of.insert(id, d.id.clone());
+                let mut e =
+                    NewEntry::new(diary.id, if d.text.is_empty() { &d.title } else { &d.text });
+                e.title = (!d.title.is_empty()).then(|| truncate_chars(&d.title, 255));
+                PutEntry::from(e).with_id(id)
+            })
+            .collect();
+        let rows = vectors.as_slice()[base * dims..(base + chunk.len()) * dims].to_vec();
+        engine.put_entries_with_vectors(puts, &Embeddings::from_flat(dims, rows)?)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+
+    let mode = match args.mode {
+        ModeArg::Hybrid => SearchMode::Hybrid,
+        ModeArg::Vector => SearchMode::Vector,
+        ModeArg::Text => SearchMode::Text,
+    };
+    let start = Instant::now();
+    let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+    let mut trec = String::new();
+    let bar = progress(data.queries.len() as u64, "searching");
+    for q in &data.queries {
+        let mut req = SearchRequest::new(
+            q.text.clone(),
+            Scope::Diaries {
+                ids: vec![diary.id],
+            },
+        );
+        req.limit = 100;
+        req.mode = mode;
+        req.fusion = fusion;
+        req.depth = args.depth;
+        req.max_distance = args.max_distance;
+        req.text_match = match args.text_match {
+            MatchArg::All => TextMatch::All,
+            MatchArg::Any => TextMatch::Any,
+        };
+        let resp = engine.search(&req)?;
+        let ranking: Vec<String> = resp
+            .hits
+            .iter()
+            .filter_map(|h| doc_of.get(&h.entry.id).cloned())
+            .collect();
+        for (rank, (doc, hit)) in ranking.iter().zip(&resp.hits).enumerate() {
+            trec.push_str(&format!(
+                "{} Q0 {} {} {:.6} moltsearch\n",
+                q.id,
+                doc,
+                rank + 1,
+                hit.score
+            ));
+        }
+        runs.insert(q.id.clone(), ranking);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let took = start.elapsed();
+    let metrics = evaluate(&runs, &data.qrels);
+    if let Some(path) = &args.run_out {
+        std::fs::write(path, trec).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "{} queries in {:.2} s ({:.2} ms/query), corpus {} docs",
+        data.queries.len(),
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e3 / data.queries.len().max(1) as f64,
+        data.corpus.len()
+    );
+    println!("{}", serde_json::to_string(&metrics)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn progress(len: u64, msg: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(msg);
+    bar
+}
+
+/// Embeds the corpus as passages, reusing a cached copy when its size fits.
+fn corpus_vectors(
+    data: &BeirDataset,
+    embedder: &moltsearch_engine::embed::Embedder,
+    cache: Option<&Path>,
+) -> anyhow::Result<Embeddings> {
+    let dims = embedder.dims();
+    let want = data.corpus.len() * dims;
+    if let Some(path) = cache {
+        if let Ok(bytes) = std::fs::read(path) {
+            if bytes.len() == want * 4 {
+                let floats: Vec<f32> = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                eprintln!("reusing corpus vectors from {}", path.display());
+                return Ok(Embeddings::from_flat(dims, floats)?);
+            }
+        }
+    }
+    embedder.warm_up()?;
+    let bar = progress(data.corpus.len() as u64, "embedding");
+    let start = Instant::now();
+    let mut flat = Vec::with_capacity(want);
+    for chunk in data.corpus.chunks(256) {
+        let passages: Vec<PassageText> = chunk
+            .iter()
+            .map(|d| PassageText {
+                title: (!d.title.is_empty()).then(|| d.title.clone()),
+                content: d.text.clone(),
+                tags: Vec::new(),
+            })
+            .collect();
+        flat.extend_from_slice(embedder.embed_passages(&passages)?.as_slice());
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "embedded {} docs in {:.1} s ({:.0} docs/s)",
+        data.corpus.len(),
+        start.elapsed().as_secs_f64(),
+        data.corpus.len() as f64 / start.elapsed().as_secs_f64()
+    );
+    if let Some(path) = cache {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for x in &flat {
+            f.write_all(&x.to_le_bytes())?;
+        }
+        f.flush()?;
+    }
+    Ok(Embeddings::from_flat(dims, flat)?)
+}
