@@ -98,12 +98,12 @@ pub enum Error {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// One item of a batch failed; nothing of the batch was stored.
-    #[error("batch item {index}: {source}")]
+    #[error("batch item {index}: {cause}")]
     InBatch {
         /// 0-based position in the batch.
         index: usize,
         /// What went wrong with it.
-        source: Box<Error>,
+        cause: Box<Error>,
     },
     /// The text index failed.
     #[error(transparent)]

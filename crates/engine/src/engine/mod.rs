@@ -281,7 +281,7 @@ impl Engine {
             for (index, put) in batch.into_iter().enumerate() {
                 let in_batch = |source: Error| Error::InBatch {
                     index,
-                    source: Box::new(source),
+                    cause: Box::new(source),
                 };
                 if !cat.diaries.contains_key(&put.entry.diary_id) {
                     return Err(in_batch(Error::NotFound {
@@ -323,7 +323,7 @@ impl Engine {
             {
                 return Err(Error::InBatch {
                     index,
-                    source: Box::new(Error::AlreadyExists {
+                    cause: Box::new(Error::AlreadyExists {
                         what: "entry",
                         id: e.id(),
                     }),

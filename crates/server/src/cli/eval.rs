@@ -145,22 +145,36 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
     let mut doc_of: HashMap<Uuid, String> = HashMap::with_capacity(data.corpus.len());
     let bar = progress(data.corpus.len() as u64, "indexing");
     let dims = vectors.dims();
+    let mut skipped = 0usize;
     for (chunk_i, chunk) in data.corpus.chunks(512).enumerate() {
         let base = chunk_i * 512;
-        let puts: Vec<PutEntry> = chunk
-            .iter()
-            .map(|d| {
-                let id = Uuid::now_v7();
-                doc_of.insert(id, d.id.clone());
-                let mut e =
-                    NewEntry::new(diary.id, if d.text.is_empty() { &d.title } else { &d.text });
-                e.title = (!d.title.is_empty()).then(|| truncate_chars(&d.title, 255));
-                PutEntry::from(e).with_id(id)
-            })
-            .collect();
-        let rows = vectors.as_slice()[base * dims..(base + chunk.len()) * dims].to_vec();
+        let mut puts = Vec::with_capacity(chunk.len());
+        let mut rows = Vec::with_capacity(chunk.len() * dims);
+        for (i, d) in chunk.iter().enumerate() {
+            let content = if d.text.trim().is_empty() {
+                &d.title
+            } else {
+                &d.text
+            };
+            if content.trim().is_empty() {
+                // An entry needs content; an empty BEIR document can never
+                // be relevant to anything, so leaving it out changes no metric.
+                skipped += 1;
+                continue;
+            }
+            let id = Uuid::now_v7();
+            doc_of.insert(id, d.id.clone());
+            let mut e = NewEntry::new(diary.id, content.as_str());
+            e.title = (!d.title.trim().is_empty()).then(|| truncate_chars(&d.title, 255));
+            puts.push(PutEntry::from(e).with_id(id));
+            let row = base + i;
+            rows.extend_from_slice(&vectors.as_slice()[row * dims..(row + 1) * dims]);
+        }
         engine.put_entries_with_vectors(puts, &Embeddings::from_flat(dims, rows)?)?;
         bar.inc(chunk.len() as u64);
+    }
+    if skipped > 0 {
+        eprintln!("skipped {skipped} empty documents");
     }
     bar.finish_and_clear();
 

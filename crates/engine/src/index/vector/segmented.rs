@@ -645,3 +645,172 @@ impl VectorSnapshot {
         Ok(self.snap.search(&q, k, filter, &self.params))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIMS: usize = 4;
+
+    fn v(seed: u32) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..DIMS)
+            .map(|i| ((seed as f32 + 1.0) * (i as f32 + 0.3)).sin())
+            .collect();
+        let n = super::super::kernel::norm_squared(&v).sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        v
+    }
+
+    fn index(seal: usize, merge_factor: usize) -> SegmentedIndex {
+        VectorIndexBuilder::new()
+            .dims(DIMS)
+            .seal_threshold(seal)
+            .merge_factor(merge_factor)
+            .exact_scan_max(2)
+            .background_builds(false)
+            .build()
+            .unwrap()
+    }
+
+    /// Live docs by brute force over the snapshot's parts, checking that no
+    /// doc is live twice.
+    fn live_once(idx: &SegmentedIndex) -> RoaringBitmap {
+        let snap = idx.inner.load();
+        let mut live = RoaringBitmap::new();
+        for p in snap.parts() {
+            p.for_each_live(&mut |doc, _| assert!(live.insert(doc), "doc {doc} live twice"));
+        }
+        assert_eq!(live.len(), snap.live);
+        live
+    }
+
+    #[test]
+    fn seals_merges_and_keeps_each_doc_once() {
+        let idx = index(4, 2);
+        for d in 0..64 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        // Replace some, delete some, across sealed and buffered parts.
+        for d in (0..64).step_by(5) {
+            idx.insert(d, &v(d + 100)).unwrap();
+        }
+        for d in (0..64).step_by(7) {
+            assert!(idx.delete(d));
+        }
+        idx.flush();
+        let stats = idx.stats();
+        assert_eq!(stats.frozen_buffers + stats.buffered_rows as usize, 0);
+        assert!(stats.segments <= 6, "{stats:?}");
+        let live = live_once(&idx);
+        assert_eq!(live.len(), 64 - (0..64).step_by(7).count() as u64);
+        for d in live.iter() {
+            let want = if d % 5 == 0 { v(d + 100) } else { v(d) };
+            assert_eq!(idx.get(d).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn install_keeps_deletes_made_during_a_build_and_ignores_stale_tombstones() {
+        let idx = index(1000, 2);
+        for d in 0..20 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        idx.flush(); // segment A = 0..20
+        idx.delete(3);
+        idx.insert(3, &v(300)).unwrap(); // stale tombstone of 3 in A
+        idx.insert(30, &v(30)).unwrap();
+        // Pretend a runner is busy so writes do not start one, freeze the
+        // buffer and pick the job by hand.
+        idx.inner.writer.lock().job_running = true;
+        {
+            let mut w = idx.inner.writer.lock();
+            let mut snap = (*idx.inner.load()).clone();
+            assert!(snap.maybe_freeze(&idx.inner.cfg, true, &mut w.next_id));
+            idx.inner.publish(snap);
+        }
+        let job = pick_job(&idx.inner.load(), &idx.inner.cfg).unwrap();
+        assert_eq!(job.inputs.len(), 1);
+        // While "building": delete a doc of the job's input and one elsewhere.
+        assert!(idx.delete(30));
+        assert!(idx.delete(7));
+        let segment = job.build(&idx.inner.cfg);
+        {
+            let mut w = idx.inner.writer.lock();
+            let mut snap = (*idx.inner.load()).clone();
+            install(&mut snap, &job, segment, &mut w.next_id);
+            idx.inner.publish(snap);
+            w.job_running = false;
+        }
+        assert!(!idx.contains(30) && !idx.contains(7));
+        assert_eq!(idx.get(3).unwrap(), v(300));
+        live_once(&idx);
+        // Now merge A (with its stale tombstone of 3) and the new segment.
+        idx.flush();
+        assert_eq!(idx.stats().segments, 1);
+        assert_eq!(idx.get(3).unwrap(), v(300));
+        let live = live_once(&idx);
+        assert_eq!(live.len(), 19);
+        let hits = idx.search(&v(300), 1, None).unwrap();
+        assert_eq!(hits[0].doc, 3);
+    }
+
+    #[test]
+    fn dirty_segments_are_rebuilt_without_tombstones() {
+        let idx = index(16, 8);
+        let docs: Vec<DocId> = (0..50).collect();
+        let data: Vec<f32> = docs.iter().flat_map(|&d| v(d)).collect();
+        idx.insert_batch(&docs, &data).unwrap(); // large batch: one segment
+        assert_eq!(idx.stats().segment_rows, vec![50]);
+        for d in 0..9 {
+            idx.delete(d); // 18%: kept
+        }
+        assert_eq!(idx.stats().tombstones, 9);
+        idx.delete(9);
+        idx.delete(10); // 22%: rebuilt on the spot (inline builds)
+        let stats = idx.stats();
+        assert_eq!(stats.tombstones, 0, "{stats:?}");
+        assert_eq!(stats.segment_rows, vec![39]);
+        assert_eq!(idx.len(), 39);
+    }
+
+    #[test]
+    fn background_builds_and_drop_while_building() {
+        let idx = VectorIndexBuilder::new()
+            .dims(DIMS)
+            .seal_threshold(8)
+            .exact_scan_max(0)
+            .build()
+            .unwrap();
+        for d in 0..200 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        idx.wait_idle();
+        assert!(!idx.stats().job_running);
+        idx.flush();
+        assert_eq!(live_once(&idx).len(), 200);
+        for d in 200..300 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        drop(idx); // a running build finds the index gone and stops
+    }
+
+    #[test]
+    fn snapshot_is_frozen_in_time() {
+        let idx = index(3, 2);
+        for d in 0..10 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        let snap = idx.snapshot();
+        idx.delete(2);
+        idx.insert(11, &v(11)).unwrap();
+        idx.flush();
+        assert_eq!(snap.len(), 10);
+        assert_eq!(snap.get(2), Some(&v(2)[..]));
+        assert!(snap.get(11).is_none());
+        assert_eq!(snap.iter().count(), 10);
+        assert_eq!(snap.live_docs(), (0..10).collect());
+        assert_eq!(snap.search(&v(2), 1, None).unwrap()[0].doc, 2);
+        assert_eq!(idx.len(), 10);
+        assert!(!snap.is_empty());
+    }
+}
