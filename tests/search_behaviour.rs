@@ -481,3 +481,47 @@ fn bad_requests_are_typed_errors() {
     }
     let _ = Filters::default();
 }
+
+#[test]
+fn failed_query_embedding_falls_back_to_text_and_says_so() {
+    // An embedder whose model file is not a model: building succeeds (the
+    // files exist), every embedding call fails.
+    let dir = tempfile::tempdir().unwrap();
+    let good = embedder();
+    let tokenizer = good.graph_path().parent().unwrap().join("tokenizer.json");
+    std::fs::copy(&tokenizer, dir.path().join("tokenizer.json")).unwrap();
+    std::fs::write(dir.path().join("model-int8.onnx"), b"not an onnx model").unwrap();
+    let broken = Embedder::builder().model_dir(dir.path()).build().unwrap();
+    let engine = Engine::builder().embedder(broken).open_in_memory().unwrap();
+    let diary = engine
+        .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+        .unwrap();
+    let texts = ["rotated the signing key", "ducks in the park"];
+    let vectors = good
+        .embed_passages(&texts.map(moltsearch_engine::embed::PassageText::new))
+        .unwrap();
+    let puts = texts
+        .iter()
+        .map(|t| PutEntry::from(NewEntry::new(diary.id, *t)))
+        .collect();
+    engine.put_entries_with_vectors(puts, &vectors).unwrap();
+
+    let req = SearchRequest::new(
+        "signing key",
+        Scope::Diaries {
+            ids: vec![diary.id],
+        },
+    );
+    let resp = engine.search(&req).unwrap();
+    assert_eq!(resp.mode, SearchMode::Text);
+    assert_eq!(resp.hits.len(), 1);
+    assert!(
+        resp.warnings[0].contains("embedding failed"),
+        "{:?}",
+        resp.warnings
+    );
+    // Asked for the vector arm explicitly, the failure is an error.
+    let mut req = req.clone();
+    req.mode = SearchMode::Vector;
+    assert!(engine.search(&req).is_err());
+}

@@ -86,6 +86,7 @@ fn indexes(dims: usize) -> Vec<(&'static str, Box<dyn VectorIndex>)> {
                     .dims(dims)
                     .seal_threshold(8)
                     .exact_scan_max(0)
+                    .min_graph_rows(1)
                     .background_builds(false)
                     .build()
                     .expect("segmented"),
@@ -156,6 +157,7 @@ fn delete_hides_a_doc_in_every_kind_of_part() {
         .dims(dims)
         .seal_threshold(100)
         .exact_scan_max(10)
+        .min_graph_rows(50)
         .background_builds(false)
         .build()
         .unwrap();
@@ -270,9 +272,16 @@ fn recall(
 
 #[test]
 fn hnsw_recall_at_10_vs_exact() {
-    // Full size (20k+) runs in the bench; the dev profile builds graphs
-    // ~30× slower, so this uses 6k 384-d vectors in 200 clusters.
-    let (n, dims) = (6000usize, 384);
+    // The bench measures 100k vectors; the dev profile builds graphs ~30×
+    // slower than release, so this defaults to 3k 384-d vectors in 200
+    // clusters with a cheaper graph (M 16, ef_construction 64) — a harder
+    // setting for recall than the defaults. `MOLTSEARCH_TEST_VECTORS=20000`
+    // runs it at full size.
+    let n: usize = std::env::var("MOLTSEARCH_TEST_VECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let dims = 384;
     let data = clustered(n + 50, dims, 200, 1.0, 4);
     let (data, queries) = data.split_at(n * dims);
     let docs: Vec<DocId> = (0..n as u32).collect();
@@ -280,6 +289,8 @@ fn hnsw_recall_at_10_vs_exact() {
     exact.insert_batch(&docs, data).unwrap();
     let idx = VectorIndexBuilder::new()
         .dims(dims)
+        .m(16)
+        .ef_construction(64)
         .background_builds(false)
         .build()
         .unwrap();
@@ -293,9 +304,10 @@ fn hnsw_recall_at_10_vs_exact() {
     };
     for (i, frac) in [1.0, 0.1, 0.01, 0.001].into_iter().enumerate() {
         let filter = (frac < 1.0).then(|| random_filter(n, frac, 20 + i as u64));
-        for params in [auto, forced] {
+        for (name, params) in [("auto", auto), ("graph forced", forced)] {
             idx.set_search_params(params).unwrap();
             let r = recall(&idx, &exact, queries, dims, filter.as_ref());
+            eprintln!("recall@10 {r:.3} at selectivity {frac} ({name})");
             assert!(
                 r >= 0.95,
                 "recall@10 {r} at selectivity {frac} with {params:?}"
@@ -306,21 +318,25 @@ fn hnsw_recall_at_10_vs_exact() {
 
 #[test]
 fn self_query_never_panics_and_finds_itself() {
-    let dims = 384;
-    let data = clustered(3000, dims, 50, 1.0, 5);
-    let docs: Vec<DocId> = (0..3000).collect();
+    let (n, dims) = (1000u32, 384);
+    let data = clustered(n as usize, dims, 50, 1.0, 5);
+    let docs: Vec<DocId> = (0..n).collect();
     let idx = VectorIndexBuilder::new()
         .dims(dims)
-        .exact_scan_max(0)
-        .exact_scan_fraction(0.0)
+        .m(16)
+        .ef_construction(64)
         .background_builds(false)
         .build()
         .unwrap();
     idx.insert_batch(&docs, &data).unwrap();
+    idx.flush(); // below the seal threshold: seal by hand
+    assert_eq!(idx.stats().graph_segments, 1);
     let mut found = 0;
-    for d in (0..3000u32).step_by(10) {
+    for d in (0..n).step_by(5) {
+        // The stored copy: its self-dot rounds above 1 for many vectors.
         let v = idx.get(d).unwrap();
         let hits = idx.search(&v, 5, None).unwrap();
+        assert_eq!(hits.len(), 5);
         assert!(hits.iter().all(|h| (0.0..=2.0).contains(&h.distance)));
         if hits[0].doc == d {
             assert!(hits[0].distance < 1e-5);
@@ -328,7 +344,7 @@ fn self_query_never_panics_and_finds_itself() {
             found += 1;
         }
     }
-    assert!(found >= 297, "self found {found}/300");
+    assert!(found >= 196, "self found {found}/200");
 }
 
 #[test]
@@ -341,6 +357,7 @@ fn sealing_keeps_every_doc_findable() {
         .seal_threshold(64)
         .merge_factor(4)
         .exact_scan_max(16)
+        .min_graph_rows(32)
         .exact_scan_fraction(0.0)
         .build()
         .unwrap(); // background builds
@@ -419,6 +436,7 @@ fn concurrent_searches_during_inserts_see_consistent_snapshots() {
             .seal_threshold(128)
             .merge_factor(3)
             .exact_scan_max(32)
+            .min_graph_rows(64)
             .build()
             .unwrap(),
     );
@@ -476,6 +494,7 @@ fn batch_insert_replaces_and_dedups() {
         .dims(dims)
         .seal_threshold(50)
         .exact_scan_max(10)
+        .min_graph_rows(20)
         .background_builds(false)
         .build()
         .unwrap();

@@ -105,6 +105,9 @@ pub enum Error {
         /// What went wrong with it.
         cause: Box<Error>,
     },
+    /// The durable store failed (I/O, corruption, lock, model mismatch).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The text index failed.
     #[error(transparent)]
     TextIndex(#[from] crate::index::text::TextIndexError),

@@ -17,6 +17,7 @@ mod error;
 pub mod eval;
 pub mod index;
 pub mod search;
+pub mod store;
 
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};

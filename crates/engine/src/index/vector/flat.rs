@@ -117,11 +117,11 @@ impl VectorIndex for FlatIndex {
 
     fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>> {
         let q = prepare(self.dims, query, None)?;
-        let inner = self.inner.read();
-        let mut top = TopK::new(k);
         if k == 0 {
             return Ok(Vec::new());
         }
+        let inner = self.inner.read();
+        let mut top = TopK::new(k);
         match filter {
             None => inner.store.scan_slots(&q, 0..inner.store.len(), &mut top),
             // A small filter: look its ids up instead of testing every row.

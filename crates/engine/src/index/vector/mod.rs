@@ -62,8 +62,9 @@
 //!
 //! The filter (a `RoaringBitmap` of allowed ids) is passed into the search.
 //! For each part, the number of allowed live docs is counted with a bitmap
-//! intersection; when it is small (at most `exact_scan_max` ids or
-//! `exact_scan_fraction` of the part) they are scanned exactly with the SIMD
+//! intersection; when it is small (at most `exact_scan_fraction` of the
+//! part, or at most `exact_scan_max` ids and half the part) they are scanned
+//! exactly with the SIMD
 //! [`kernel::dot`], which is both faster and exact there. Otherwise the graph
 //! is walked with the filter applied *inside* the walk (non-matching nodes
 //! are traversed but not kept, and the walk goes on until `ef` matching nodes
@@ -90,7 +91,7 @@ use roaring::RoaringBitmap;
 pub use self::builder::{
     SearchParams, VectorIndexBuilder, DEFAULT_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH,
     DEFAULT_EXACT_SCAN_FRACTION, DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN,
-    DEFAULT_MERGE_FACTOR, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
+    DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
 };
 pub use self::flat::FlatIndex;
 pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};

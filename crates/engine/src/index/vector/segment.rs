@@ -41,18 +41,18 @@ pub(crate) struct Segment {
     pub(crate) store: VectorStore,
     /// The doc ids in `store`, for fast intersections with filters.
     pub(crate) members: RoaringBitmap,
-    /// `None` when the segment is small enough to always be scanned.
+    /// `None` below `min_graph_rows` rows: always scanned exactly.
     pub(crate) graph: Option<Graph>,
 }
 
 impl Segment {
     /// Seals `store` (any order, unique docs): sorts it and builds its graph
-    /// unless every query would scan it exactly anyway.
+    /// if it has at least `min_graph_rows` rows.
     pub(crate) fn build(mut store: VectorStore, cfg: &Config) -> Self {
         store.sort_by_doc();
         let members: RoaringBitmap = store.docs().iter().copied().collect();
-        let graph =
-            (store.len() > cfg.search.exact_scan_max).then(|| Graph::build(&store, &cfg.hnsw));
+        let graph = (!store.is_empty() && store.len() >= cfg.min_graph_rows)
+            .then(|| Graph::build(&store, &cfg.hnsw));
         Self {
             store,
             members,
@@ -314,7 +314,7 @@ fn exact_segment(
             let docs = store.docs();
             let mut lo = 0usize;
             let slots = c.iter().filter_map(|doc| {
-                lo += docs[lo..].partition_point(|&d| d < doc);
+                lo = gallop(docs, lo, doc);
                 (docs.get(lo) == Some(&doc)).then_some(lo)
             });
             store.scan_slots(query, slots, &mut top);
@@ -323,9 +323,34 @@ fn exact_segment(
     top.into_sorted()
 }
 
+/// The first index `>= lo` whose doc is `>= doc` in the sorted `docs`, by
+/// exponential then binary search: O(log gap) for increasing lookups.
+fn gallop(docs: &[DocId], lo: usize, doc: DocId) -> usize {
+    let (mut base, mut probe, mut step) = (lo, lo, 1usize);
+    while probe < docs.len() && docs[probe] < doc {
+        base = probe + 1;
+        probe = base + step;
+        step *= 2;
+    }
+    let end = probe.min(docs.len());
+    base + docs[base..end].partition_point(|&d| d < doc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gallop_finds_lower_bounds() {
+        let docs: Vec<DocId> = vec![1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21];
+        for lo in 0..docs.len() {
+            for doc in 0..25 {
+                let want = lo + docs[lo..].partition_point(|&d| d < doc);
+                assert_eq!(gallop(&docs, lo, doc), want, "lo={lo} doc={doc}");
+            }
+        }
+        assert_eq!(gallop(&[], 0, 3), 0);
+    }
 
     #[test]
     fn filtered_ef_shrinks_with_selectivity_down_to_k() {

@@ -666,7 +666,7 @@ mod tests {
             .dims(DIMS)
             .seal_threshold(seal)
             .merge_factor(merge_factor)
-            .exact_scan_max(2)
+            .min_graph_rows(3)
             .background_builds(false)
             .build()
             .unwrap()
@@ -703,6 +703,9 @@ mod tests {
         assert!(stats.segments <= 6, "{stats:?}");
         let live = live_once(&idx);
         assert_eq!(live.len(), 64 - (0..64).step_by(7).count() as u64);
+        // "Everything" through the graphs too.
+        let all = idx.search(&v(1), usize::MAX, None).unwrap();
+        assert_eq!(all.len() as u64, live.len());
         for d in live.iter() {
             let want = if d % 5 == 0 { v(d + 100) } else { v(d) };
             assert_eq!(idx.get(d).unwrap(), want);
@@ -778,6 +781,7 @@ mod tests {
         let idx = VectorIndexBuilder::new()
             .dims(DIMS)
             .seal_threshold(8)
+            .min_graph_rows(1)
             .exact_scan_max(0)
             .build()
             .unwrap();
@@ -810,6 +814,7 @@ mod tests {
         assert_eq!(snap.iter().count(), 10);
         assert_eq!(snap.live_docs(), (0..10).collect());
         assert_eq!(snap.search(&v(2), 1, None).unwrap()[0].doc, 2);
+        assert_eq!(snap.search(&v(2), usize::MAX, None).unwrap().len(), 10);
         assert_eq!(idx.len(), 10);
         assert!(!snap.is_empty());
     }

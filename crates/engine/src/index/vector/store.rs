@@ -133,14 +133,20 @@ impl VectorStore {
         self.sorted = self.docs.windows(2).all(|w| w[0] < w[1]);
     }
 
-    /// Scores the rows at `slots` against `query` into `top`.
+    /// Scores the rows at `slots` against `query` into `top`, prefetching a
+    /// few rows ahead (scattered slots defeat the hardware prefetcher).
     pub(crate) fn scan_slots(
         &self,
         query: &[f32],
         slots: impl Iterator<Item = usize>,
         top: &mut TopK,
     ) {
-        for slot in slots {
+        const AHEAD: usize = 4;
+        let slots: Vec<usize> = slots.collect();
+        for (i, &slot) in slots.iter().enumerate() {
+            if let Some(&next) = slots.get(i + AHEAD) {
+                kernel::prefetch(self.vector(next), usize::MAX);
+            }
             let d = (1.0 - kernel::dot(query, self.vector(slot))).clamp(0.0, 2.0);
             top.push(self.docs[slot], d);
         }

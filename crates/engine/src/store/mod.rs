@@ -1,0 +1,899 @@
+//! Durable storage: a write-ahead log plus snapshots, in one data folder.
+//!
+//! The engine keeps everything it searches in memory; this module makes it
+//! survive restarts, crashes and power loss. Every mutation is first
+//! appended to the log as a [`Record`] ([`Store::append`]); on open
+//! ([`Store::open`]) the latest snapshot is loaded and the log written since
+//! is replayed, yielding a [`Recovered`] state the engine rebuilds its
+//! indexes from. [`Store::checkpoint`] folds the log into a new snapshot so
+//! replay stays short.
+//!
+//! # Files
+//!
+//! A data folder holds:
+//!
+//! - `LOCK`: held with an exclusive advisory lock while a store is open
+//!   ([`StoreError::Locked`] for a second opener);
+//! - `meta.json`: `{"format":1,"model_id":…,"dims":…}`, written once. The
+//!   vectors only make sense for the model that produced them, so opening
+//!   with another model is [`StoreError::ModelMismatch`];
+//! - `wal-<S>.log`: log segment holding the records with sequence numbers
+//!   above `S` (20-digit zero-padded), each framed as
+//!   `[u32 le length][u32 le crc32(payload)][payload = bincode((seq, Record))]`
+//!   (bincode 2, standard configuration); see `wal.rs`;
+//! - `snapshot-<S>.bin` + `vectors-<S>.f32`: the state as of record `S`,
+//!   the vectors as one contiguous little-endian f32 matrix with a doc-id
+//!   array, memory-mapped on open; see `snapshot.rs`.
+//!
+//! Sequence numbers start at 1 and increase by one per record, across
+//! segments; recovery checks this, so a missing segment or record is
+//! detected rather than silently skipped.
+//!
+//! # Durability
+//!
+//! [`Durability`] decides when [`Store::append`] returns:
+//!
+//! - [`Durability::Sync`] (default): after an fsync (fdatasync) covering the
+//!   call's records. An acknowledged append survives a process kill and a
+//!   power loss or kernel crash. Concurrent appenders share fsyncs (group
+//!   commit: one waiting thread fsyncs for every record written before it
+//!   started), so throughput grows with concurrency while each call still
+//!   waits for its own durability. Cost: one fsync of latency per call.
+//! - [`Durability::Buffered`]: after the records are handed to the OS
+//!   (`write`, no fsync). Survives a crash or kill of this process, since
+//!   the kernel still holds the data; a power loss or kernel crash may lose
+//!   the appends since the last fsync (any [`Store::sync`], checkpoint, or
+//!   clean drop). Recovery then sees a shorter log, never a damaged one in
+//!   the middle: the lost suffix is either absent or a torn tail. Use it
+//!   when the source of truth can be replayed (imports, mirrors), or call
+//!   [`Store::sync`] on a timer to bound the loss window.
+//!
+//! Records of one [`Store::append`] call are written with a single write,
+//! but a crash during it can keep a prefix of them: records are each
+//! atomic, a call is not. Put what must be atomic into one record (a whole
+//! engine batch is one [`Record::PutEntries`]).
+//!
+//! After a failed write that cannot be undone, or a failed fsync, the store
+//! is poisoned ([`StoreError::Poisoned`]): the kernel may have dropped the
+//! unsynced pages, so the only safe continuation is reopening, which
+//! recovers from what is really on disk.
+//!
+//! # Recovery
+//!
+//! 1. `meta.json` is checked against [`StoreOptions`].
+//! 2. `*.tmp` files (an interrupted checkpoint) are deleted.
+//! 3. The newest `snapshot-<S>.bin` is loaded and checked (trailer, crc32,
+//!    vector file length and crc32, doc ids). Since snapshots only appear by
+//!    atomic rename after being fsynced, a damaged one is real corruption and
+//!    fails the open ([`StoreError::Corrupt`]).
+//! 4. Log segments are replayed in order, records up to `S` skipped. In the
+//!    last segment, a damaged final write (incomplete frame at end of file,
+//!    a crc mismatch in the frame ending exactly at end of file, or a
+//!    zero-filled tail) is a torn append: it is cut off with a
+//!    `tracing::warn!` naming file, offset and bytes dropped, and reported
+//!    in [`Recovered::torn_tail`]. Any other damage (a crc mismatch or
+//!    undecodable record before the end, a sequence gap, damage in an older
+//!    segment) is [`StoreError::Corrupt`] with file and offset: nothing is
+//!    dropped silently.
+//!
+//! # Checkpoints
+//!
+//! [`Store::checkpoint`] at sequence `S`: under the writer lock, fsync the
+//! current segment, start `wal-<S>.log` (folder fsynced), and take a cheap
+//! copy of the state (entries are shared, not copied); then, with no lock
+//! held, write `vectors-<S>.f32` and `snapshot-<S>.bin` under `.tmp` names,
+//! fsync, rename, fsync the folder; finally map the new vector file and
+//! delete older segments, snapshots and vector files. A crash at any point
+//! leaves either the old snapshot with every segment since it, or the new
+//! snapshot: both recover the same state. [`Store::log_bytes`] tells the
+//! engine when a checkpoint is worth it (e.g. beyond 64 MiB).
+//!
+//! # Memory
+//!
+//! The store keeps the materialised state (diaries, entries, relations) so
+//! a checkpoint needs nothing from the engine. Vectors from the last
+//! snapshot stay in its memory-mapped file (page cache, reclaimable);
+//! only vectors appended since are on the heap, one `Arc<[f32]>` each.
+
+pub mod directory;
+pub mod record;
+mod snapshot;
+mod state;
+mod wal;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::{fmt, io};
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+pub use self::directory::{DirFile, Directory, FileBytes, FsDirectory, RamDirectory};
+pub use self::record::{Record, StoredEntry};
+use self::state::State;
+use self::wal::{Wal, Writer};
+use crate::entry::{Diary, Relation};
+use crate::index::DocId;
+
+/// Version of the on-disk format, recorded in `meta.json`, snapshots and
+/// vector files; a mismatch is [`StoreError::UnsupportedFormat`].
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Name of the file recording the format, model and dimensions.
+pub const META_FILE: &str = "meta.json";
+
+/// The bincode configuration of every encoded byte in the folder.
+pub(crate) fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// What can go wrong in the store, with the file and position involved so a
+/// damaged folder can be diagnosed from the message alone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An operating-system call failed.
+    #[error("could not {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("append to", "sync", "rename", …).
+        op: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A file's content fails its checks; the store refuses to guess.
+    #[error(
+        "{} is corrupt at byte {offset}: {reason}; restore the folder from a backup, \
+         or move the damaged file away and reindex from the source of truth",
+        file.display()
+    )]
+    Corrupt {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damaged frame, item or field.
+        offset: u64,
+        /// What check failed.
+        reason: String,
+    },
+    /// Another process (or another store in this process) has the folder
+    /// open.
+    #[error(
+        "data folder {} is locked by another moltsearch process (or another store in this \
+         process); stop it first, only one writer may use a folder",
+        path.display()
+    )]
+    Locked {
+        /// The data folder.
+        path: PathBuf,
+    },
+    /// The folder's vectors come from another embedding model.
+    #[error(
+        "data folder was built with embedding model `{stored}` but `{requested}` was \
+         requested; vectors of different models cannot be mixed: run \
+         `moltsearch reindex --reembed` to re-embed every entry with `{requested}`, \
+         or keep using `{stored}`"
+    )]
+    ModelMismatch {
+        /// The model recorded in `meta.json`.
+        stored: String,
+        /// The model asked for.
+        requested: String,
+    },
+    /// The folder's vectors have another dimension.
+    #[error(
+        "data folder holds {stored}-dimensional vectors but {requested} were requested; \
+         run `moltsearch reindex --reembed` to rebuild the vectors"
+    )]
+    DimsMismatch {
+        /// Dimensions recorded in `meta.json`.
+        stored: usize,
+        /// Dimensions asked for.
+        requested: usize,
+    },
+    /// A file was written by a newer (or unknown) format version.
+    #[error(
+        "{} has format version {found}; this build reads version {supported}",
+        file.display()
+    )]
+    UnsupportedFormat {
+        /// The file.
+        file: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// A record of an append was refused before anything was written.
+    #[error("record {index} of the append was refused: {reason}")]
+    InvalidRecord {
+        /// 0-based position in the call.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A record could not be encoded (e.g. a time outside RFC 3339's range).
+    #[error("could not encode {reason}")]
+    Encode {
+        /// What failed.
+        reason: String,
+    },
+    /// [`StoreOptions`] are unusable.
+    #[error("invalid store options: {0}")]
+    InvalidOptions(String),
+    /// An earlier write or fsync failed; the store refuses further writes.
+    #[error(
+        "the store stopped accepting writes after an I/O failure ({reason}); reopen the \
+         data folder to recover from what is on disk"
+    )]
+    Poisoned {
+        /// The failure.
+        reason: String,
+    },
+}
+
+/// When an append counts as done; see the module docs for what each risks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync before returning (group-committed): survives power loss.
+    #[default]
+    Sync,
+    /// Handed to the OS before returning, no fsync: survives a process
+    /// crash, not a power loss or kernel crash.
+    Buffered,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Id of the embedding model the vectors come from; recorded on first
+    /// open and required to match afterwards.
+    pub model_id: String,
+    /// Vector dimensions; recorded and checked like the model id.
+    pub dims: usize,
+    /// When appends return.
+    pub durability: Durability,
+}
+
+impl StoreOptions {
+    /// Options for `model_id` vectors of `dims` dimensions, durability
+    /// [`Durability::Sync`].
+    pub fn new(model_id: impl Into<String>, dims: usize) -> Self {
+        Self {
+            model_id: model_id.into(),
+            dims,
+            durability: Durability::Sync,
+        }
+    }
+
+    /// Sets the durability policy.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.model_id.trim().is_empty() {
+            return Err(StoreError::InvalidOptions("model_id is empty".into()));
+        }
+        if self.dims == 0 || u32::try_from(self.dims).is_err() {
+            return Err(StoreError::InvalidOptions(format!(
+                "dims must be within 1..=u32::MAX, got {}",
+                self.dims
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A torn last append that recovery cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The log segment.
+    pub file: PathBuf,
+    /// Where it was cut (the start of the damaged frame).
+    pub offset: u64,
+    /// Bytes removed.
+    pub dropped_bytes: u64,
+    /// Why the bytes were judged a torn write.
+    pub reason: String,
+}
+
+/// The state a store holds, as handed to the engine on open (and by
+/// [`Store::state`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovered {
+    /// Diaries, by id.
+    pub diaries: Vec<Diary>,
+    /// Live entries (latest version, deleted ones gone), by doc id.
+    pub entries: Vec<StoredEntry>,
+    /// Relations, by id.
+    pub relations: Vec<Relation>,
+    /// One past the largest doc id ever used, deleted ones included: the
+    /// engine must start assigning here so doc ids are never reused.
+    pub next_doc: DocId,
+    /// Sequence number of the last record (0 for an empty store).
+    pub last_seq: u64,
+    /// The embedding model recorded in `meta.json`.
+    pub model_id: String,
+    /// Vector dimensions.
+    pub dims: usize,
+    /// Sequence number of the snapshot loaded, if any.
+    pub snapshot_seq: Option<u64>,
+    /// Records replayed from the log after the snapshot.
+    pub replayed_records: u64,
+    /// The torn last append that was cut off, if any.
+    pub torn_tail: Option<TornTail>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    format: u32,
+    model_id: String,
+    dims: usize,
+}
+
+/// The durable store of one data folder. `Send + Sync`: share it (e.g. in
+/// an `Arc`) between threads; appends from many threads are group-committed.
+pub struct Store {
+    dir: Arc<dyn Directory>,
+    options: StoreOptions,
+    wal: Wal,
+    state: RwLock<State>,
+    /// Serialises checkpoints (held while a snapshot is written).
+    checkpoint: Mutex<()>,
+    /// Sequence number of the newest durable snapshot; its own lock so
+    /// readers never wait for a checkpoint.
+    snapshot_seq: Mutex<Option<u64>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("options", &self.options)
+            .field("last_seq", &self.last_seq())
+            .finish()
+    }
+}
+
+/// Files of a folder, by role.
+#[derive(Default)]
+struct Listing {
+    segments: Vec<u64>,
+    snapshots: Vec<u64>,
+    vectors: Vec<u64>,
+    temps: Vec<String>,
+    has_meta: bool,
+}
+
+impl Listing {
+    fn of(dir: &dyn Directory) -> Result<Self, StoreError> {
+        let mut l = Listing::default();
+        for name in dir.list()? {
+            if name.ends_with(snapshot::TMP_SUFFIX) {
+                l.temps.push(name);
+            } else if let Some(s) = wal::parse_segment_name(&name) {
+                l.segments.push(s);
+            } else if let Some(s) = snapshot::parse_snapshot_name(&name) {
+                l.snapshots.push(s);
+            } else if let Some(s) = snapshot::parse_vectors_name(&name) {
+                l.vectors.push(s);
+            } else if name == META_FILE {
+                l.has_meta = true;
+            }
+        }
+        l.segments.sort_unstable();
+        l.snapshots.sort_unstable();
+        l.vectors.sort_unstable();
+        Ok(l)
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir` (creating it if empty) and recovers its
+    /// state; see the module docs for the steps and what fails how.
+    pub fn open(
+        dir: impl Directory + 'static,
+        options: StoreOptions,
+    ) -> Result<(Store, Recovered), StoreError> {
+        Self::open_shared(Arc::new(dir), options)
+    }
+
+    /// Opens the data folder at `path` (created if missing), locking it.
+    pub fn open_path(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<(Store, Recovered), StoreError> {
+        Self::open(FsDirectory::open(path)?, options)
+    }
+
+    /// [`Store::open`] on a directory shared with the caller (e.g. a test
+    /// wrapper that injects failures).
+    pub fn open_shared(
+        dir: Arc<dyn Directory>,
+        options: StoreOptions,
+    ) -> Result<(Store, Recovered), StoreError> {
+        options.check()?;
+        let listing = Listing::of(&*dir)?;
+        check_meta(&*dir, &listing, &options)?;
+
+        for name in &listing.temps {
+            tracing::warn!(
+                file = %dir.path_of(name).display(),
+                "deleting a leftover of an interrupted checkpoint"
+            );
+        }
+        remove_files(&*dir, &listing.temps);
+
+        let snap_seq = listing.snapshots.last().copied();
+        let mut state = match snap_seq {
+            Some(seq) => {
+                let loaded = snapshot::read(&*dir, seq, options.dims)?;
+                if loaded.model_id != options.model_id {
+                    return Err(StoreError::Corrupt {
+                        file: dir.path_of(&snapshot::snapshot_name(seq)),
+                        offset: 12,
+                        reason: format!(
+                            "built with model `{}` but {META_FILE} says `{}`",
+                            loaded.model_id, options.model_id
+                        ),
+                    });
+                }
+                loaded.state
+            }
+            None => State::default(),
+        };
+        let base_seq = state.last_seq;
+
+        // Segments whose successor starts at or before the snapshot hold
+        // nothing the snapshot lacks.
+        let segs = &listing.segments;
+        let first_live = (0..segs.len())
+            .find(|&i| i + 1 >= segs.len() || segs[i + 1] > base_seq)
+            .unwrap_or(segs.len());
+        let (obsolete, live) = segs.split_at(first_live);
+
+        let mut replayed = 0u64;
+        let mut torn_tail = None;
+        let mut log_bytes = 0u64;
+        for (i, &start) in live.iter().enumerate() {
+            let is_last = i + 1 == live.len();
+            let name = wal::segment_name(start);
+            let path = dir.path_of(&name);
+            if start > state.last_seq {
+                return Err(StoreError::Corrupt {
+                    file: path,
+                    offset: 0,
+                    reason: format!(
+                        "segment holds records after {start}, but the snapshot and earlier \
+                         segments end at {}: records are missing",
+                        state.last_seq
+                    ),
+                });
+            }
+            let bytes = dir.read(&name)?;
+            let total = bytes.len() as u64;
+            let mut prev = 0u64;
+            let end = wal::scan(&bytes, &path, is_last, |offset, seq, record| {
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    file: path.clone(),
+                    offset,
+                    reason,
+                };
+                if seq <= prev {
+                    return Err(corrupt(format!(
+                        "sequence number {seq} follows {prev}: out of order"
+                    )));
+                }
+                prev = seq;
+                if seq <= base_seq {
+                    return Ok(()); // already in the snapshot
+                }
+                if seq != state.last_seq + 1 {
+                    return Err(corrupt(format!(
+                        "expected sequence number {}, found {seq}: records are missing",
+                        state.last_seq + 1
+                    )));
+                }
+                if let Err((_, reason)) = check_dims(&record, options.dims) {
+                    return Err(corrupt(reason));
+                }
+                state.apply(seq, record);
+                replayed += 1;
+                Ok(())
+            })?;
+            drop(bytes); // unmap before truncating
+            if let Some(reason) = end.torn {
+                let dropped_bytes = total - end.valid_len;
+                tracing::warn!(
+                    file = %path.display(),
+                    offset = end.valid_len,
+                    dropped_bytes,
+                    reason = %reason,
+                    "cutting off a torn last log record (an append interrupted by a crash)"
+                );
+                dir.truncate(&name, end.valid_len)?;
+                torn_tail = Some(TornTail {
+                    file: path,
+                    offset: end.valid_len,
+                    dropped_bytes,
+                    reason,
+                });
+            }
+            log_bytes += end.valid_len;
+        }
+
+        let writer = match live.last() {
+            Some(&start) => {
+                let name = wal::segment_name(start);
+                let file = dir.open_append(&name)?;
+                let len = file
+                    .len()
+                    .map_err(directory::io_err("stat", dir.path_of(&name)))?;
+                Writer {
+                    file,
+                    name,
+                    start,
+                    len,
+                    retired_bytes: log_bytes.saturating_sub(len),
+                    last_seq: state.last_seq,
+                }
+            }
+            None => {
+                let start = state.last_seq;
+                let name = wal::segment_name(start);
+                let file = dir.create(&name)?;
+                dir.sync_dir()?;
+                Writer {
+                    file,
+                    name,
+                    start,
+                    len: 0,
+                    retired_bytes: 0,
+                    last_seq: start,
+                }
+            }
+        };
+
+        // Tidy up what the loaded snapshot made obsolete. Failing to delete
+        // costs disk space only, so it is a warning.
+        let mut stale: Vec<String> = obsolete.iter().map(|&s| wal::segment_name(s)).collect();
+        stale.extend(
+            listing
+                .snapshots
+                .iter()
+                .filter(|&&s| Some(s) != snap_seq)
+                .map(|&s| snapshot::snapshot_name(s)),
+        );
+        stale.extend(
+            listing
+                .vectors
+                .iter()
+                .filter(|&&s| Some(s) != snap_seq)
+                .map(|&s| snapshot::vectors_name(s)),
+        );
+        remove_files(&*dir, &stale);
+
+        let mut recovered = state.to_recovered(&options.model_id, options.dims, snap_seq);
+        recovered.replayed_records = replayed;
+        recovered.torn_tail = torn_tail;
+        tracing::debug!(
+            snapshot = ?snap_seq,
+            replayed,
+            last_seq = recovered.last_seq,
+            entries = recovered.entries.len(),
+            "store recovered"
+        );
+        let store = Store {
+            wal: Wal::new(dir.clone(), writer),
+            dir,
+            options,
+            state: RwLock::new(state),
+            checkpoint: Mutex::new(()),
+            snapshot_seq: Mutex::new(snap_seq),
+        };
+        Ok((store, recovered))
+    }
+
+    /// Logs `records` with consecutive sequence numbers and applies them to
+    /// the store's state; returns the last sequence number (the current one
+    /// for an empty call). Returns once durable as [`Durability`] says.
+    ///
+    /// Records are checked first for what the store relies on
+    /// ([`StoreError::InvalidRecord`]: vector dimensions; doc ids of new
+    /// entries unused and ascending; an update keeps its doc id or takes an
+    /// unused one); a refused call writes nothing. Everything else (diary
+    /// names, existence of referenced entries) is the engine's to check.
+    /// Encoding happens before the writer lock is taken, so concurrent
+    /// appenders only serialise on the write itself.
+    pub fn append(&self, records: Vec<Record>) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(self.last_seq());
+        }
+        let bodies = records
+            .iter()
+            .map(wal::encode_body)
+            .collect::<Result<Vec<_>, _>>()?;
+        #[cfg(debug_assertions)]
+        for (body, record) in bodies.iter().zip(&records) {
+            // A value that encodes but does not decode would make the log
+            // unreadable; catch such types in tests.
+            let decoded: Result<(Record, usize), _> =
+                bincode::serde::decode_from_slice(body, bincode_config());
+            if let Err(e) = decoded {
+                return Err(StoreError::Encode {
+                    reason: format!("{} record: it does not decode back ({e})", record.kind()),
+                });
+            }
+        }
+        let frame_bytes: usize = bodies.iter().map(|b| b.len() + 2 * wal::FRAME_HEADER).sum();
+        let last = {
+            let mut w = self.wal.writer();
+            self.wal.check_poison()?;
+            self.state
+                .read()
+                .validate(&records, self.options.dims)
+                .map_err(|(index, reason)| StoreError::InvalidRecord { index, reason })?;
+            let first = w.last_seq + 1;
+            let mut frames = Vec::with_capacity(frame_bytes);
+            for (i, body) in bodies.iter().enumerate() {
+                wal::append_frame(first + i as u64, body, &mut frames)?;
+            }
+            drop(bodies);
+            let last = first + records.len() as u64 - 1;
+            self.wal.write(&mut w, &frames, last)?;
+            let mut state = self.state.write();
+            for (i, record) in records.into_iter().enumerate() {
+                state.apply(first + i as u64, record);
+            }
+            last
+        };
+        if self.options.durability == Durability::Sync {
+            self.wal.wait_durable(last)?;
+        }
+        Ok(last)
+    }
+
+    /// Makes every append so far durable (for [`Durability::Buffered`]: call
+    /// it on a timer or before reporting success of a bulk job).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.wal.sync_all()
+    }
+
+    /// Writes a snapshot of the current state and starts a new log segment,
+    /// then deletes the files it makes obsolete. Appenders are blocked only
+    /// while the segment is switched and the state copied; the snapshot is
+    /// written from the copy. Does nothing if nothing was appended since the
+    /// last snapshot. Safe to crash at any point (see the module docs).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.checkpoint.lock();
+        self.wal.check_poison()?;
+        let newest = *self.snapshot_seq.lock();
+        let (seq, copy) = {
+            let mut w = self.wal.writer();
+            let seq = w.last_seq;
+            if newest == Some(seq) || (seq == 0 && newest.is_none()) {
+                return Ok(());
+            }
+            self.wal.rotate(&mut w)?;
+            let copy = self.state.read().clone();
+            (seq, copy)
+        };
+        let dims = self.options.dims;
+        snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
+        *self.snapshot_seq.lock() = Some(seq);
+        self.wal.writer().retired_bytes = 0;
+        let base = Arc::new(snapshot::open_vectors(&*self.dir, seq, dims)?);
+        self.state
+            .write()
+            .vectors
+            .rebase(base, &copy.vectors.overlay);
+        drop(copy);
+
+        let listing = Listing::of(&*self.dir)?;
+        let mut stale: Vec<String> = listing
+            .segments
+            .iter()
+            .filter(|&&s| s < seq)
+            .map(|&s| wal::segment_name(s))
+            .collect();
+        stale.extend(
+            listing
+                .snapshots
+                .iter()
+                .filter(|&&s| s < seq)
+                .map(|&s| snapshot::snapshot_name(s)),
+        );
+        stale.extend(
+            listing
+                .vectors
+                .iter()
+                .filter(|&&s| s < seq)
+                .map(|&s| snapshot::vectors_name(s)),
+        );
+        remove_files(&*self.dir, &stale);
+        tracing::debug!(seq, "checkpoint written");
+        Ok(())
+    }
+
+    /// Syncs (under [`Durability::Buffered`]) and closes the store,
+    /// reporting a failure that `Drop` could only log.
+    pub fn close(self) -> Result<(), StoreError> {
+        let result = match self.options.durability {
+            Durability::Buffered => self.sync(),
+            Durability::Sync => Ok(()),
+        };
+        // Drop finds nothing left to sync.
+        drop(self);
+        result
+    }
+
+    /// Bytes of log that recovery would replay now: the engine checkpoints
+    /// when this grows past a threshold (e.g. 64 MiB).
+    pub fn log_bytes(&self) -> u64 {
+        let w = self.wal.writer();
+        w.len + w.retired_bytes
+    }
+
+    /// Sequence number of the last appended record (0 if none).
+    pub fn last_seq(&self) -> u64 {
+        self.state.read().last_seq
+    }
+
+    /// The first doc id never used: what the engine should assign next.
+    pub fn next_doc(&self) -> DocId {
+        self.state.read().next_doc
+    }
+
+    /// Sequence number of the newest durable snapshot.
+    pub fn snapshot_seq(&self) -> Option<u64> {
+        *self.snapshot_seq.lock()
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// An entry with its doc id and vector, as last appended.
+    pub fn entry(&self, id: uuid::Uuid) -> Option<StoredEntry> {
+        let state = self.state.read();
+        let slot = state.entries.get(&id)?;
+        Some(StoredEntry {
+            record: (*slot.record).clone(),
+            doc: slot.doc,
+            vector: state.vectors.get(slot.doc)?,
+        })
+    }
+
+    /// The vector stored for `doc` (e.g. to log an update that keeps its
+    /// doc id, which must carry the old vector).
+    pub fn vector(&self, doc: DocId) -> Option<Vec<f32>> {
+        self.state.read().vectors.get(doc)
+    }
+
+    /// Live entries.
+    pub fn len(&self) -> usize {
+        self.state.read().entries.len()
+    }
+
+    /// Whether no entry is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A full copy of the current state in the form [`Store::open`] returns
+    /// (costly: copies every entry and vector; for tests and tools).
+    pub fn state(&self) -> Recovered {
+        let snap = *self.snapshot_seq.lock();
+        self.state
+            .read()
+            .to_recovered(&self.options.model_id, self.options.dims, snap)
+    }
+}
+
+impl Drop for Store {
+    /// Under [`Durability::Buffered`], a clean shutdown still fsyncs, so
+    /// only crashes lose unsynced appends. Errors can only be logged here;
+    /// use [`Store::close`] to see them.
+    fn drop(&mut self) {
+        if self.options.durability == Durability::Buffered {
+            if let Err(e) = self.wal.sync_all() {
+                tracing::warn!(error = %e, "could not sync the log while closing the store");
+            }
+        }
+    }
+}
+
+/// Checks vector lengths of a record read back from the log.
+fn check_dims(record: &Record, dims: usize) -> Result<(), (usize, String)> {
+    let bad = |e: &StoredEntry| {
+        (e.vector.len() != dims).then(|| {
+            (
+                0,
+                format!(
+                    "entry {} has a {}-dimensional vector, expected {dims}",
+                    e.record.id,
+                    e.vector.len()
+                ),
+            )
+        })
+    };
+    let found = match record {
+        Record::PutEntries(entries) => entries.iter().find_map(bad),
+        Record::UpdateEntry(e) => bad(e),
+        _ => None,
+    };
+    found.map_or(Ok(()), Err)
+}
+
+/// Reads or creates `meta.json` and checks it against `options`.
+fn check_meta(
+    dir: &dyn Directory,
+    listing: &Listing,
+    options: &StoreOptions,
+) -> Result<(), StoreError> {
+    let path = dir.path_of(META_FILE);
+    if !listing.has_meta {
+        if !listing.segments.is_empty() || !listing.snapshots.is_empty() {
+            return Err(StoreError::Corrupt {
+                file: path,
+                offset: 0,
+                reason: "missing, but the folder holds log or snapshot files".into(),
+            });
+        }
+        let meta = Meta {
+            format: FORMAT_VERSION,
+            model_id: options.model_id.clone(),
+            dims: options.dims,
+        };
+        let json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::Encode {
+            reason: format!("{META_FILE}: {e}"),
+        })?;
+        let tmp = format!("{META_FILE}{}", snapshot::TMP_SUFFIX);
+        let file = dir.create(&tmp)?;
+        file.append(&json)
+            .map_err(directory::io_err("write", dir.path_of(&tmp)))?;
+        file.sync()
+            .map_err(directory::io_err("sync", dir.path_of(&tmp)))?;
+        dir.rename(&tmp, META_FILE)?;
+        return dir.sync_dir();
+    }
+    let bytes = dir.read(META_FILE)?;
+    let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        file: path.clone(),
+        offset: 0,
+        reason: format!("not valid metadata JSON: {e}"),
+    })?;
+    if meta.format != FORMAT_VERSION {
+        return Err(StoreError::UnsupportedFormat {
+            file: path,
+            found: meta.format,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if meta.model_id != options.model_id {
+        return Err(StoreError::ModelMismatch {
+            stored: meta.model_id,
+            requested: options.model_id.clone(),
+        });
+    }
+    if meta.dims != options.dims {
+        return Err(StoreError::DimsMismatch {
+            stored: meta.dims,
+            requested: options.dims,
+        });
+    }
+    Ok(())
+}
+
+/// Deletes files made obsolete by a durable snapshot; failures only cost
+/// space (the next open or checkpoint retries), so they are warnings.
+fn remove_files(dir: &dyn Directory, names: &[String]) {
+    for name in names {
+        if let Err(e) = dir.delete(name) {
+            tracing::warn!(error = %e, "could not delete an obsolete store file");
+        }
+    }
+}

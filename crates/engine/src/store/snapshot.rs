@@ -1,0 +1,554 @@
+//! Snapshots: the materialised state written whole, so recovery replays
+//! only the log written since.
+//!
+//! A checkpoint at sequence number `S` writes two files:
+//!
+//! - `vectors-<S>.f32`: a 24-byte header (`MOLTVEC1`, u32 version, u32
+//!   dims, u64 count), then `count` u32 doc ids in ascending order, then
+//!   `count × dims` f32 rows in the same order, all little-endian. Fixed
+//!   offsets make it usable straight from a memory map: row `i` is at
+//!   `24 + 4·count + 4·dims·i`.
+//! - `snapshot-<S>.bin`: `MOLTSNAP`, u32 version, then bincode of a
+//!   [`SnapshotHeader`] followed by every diary, `(doc, entry)` pair (in
+//!   doc order, matching the vector rows) and relation; then a trailer
+//!   `[u64 content length][u32 crc32 of everything before the trailer]
+//!   MOLTSEND`. The header records the vector file's length and crc32, so
+//!   the pair is checked as a unit.
+//!
+//! Both are written under `.tmp` names, fsynced, then renamed (vectors
+//! first, each rename followed by a folder fsync): a `snapshot-<S>.bin`
+//! that exists is complete, and leftovers of an interrupted checkpoint are
+//! only ever `.tmp` files (or a vector file without its snapshot), which
+//! recovery deletes.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::directory::{io_err, DirFile, Directory, FileBytes};
+use super::record::{WireDiary, WireEntry, WireRelation};
+use super::state::{Slot, State, Vectors};
+use super::{bincode_config, StoreError, FORMAT_VERSION};
+use crate::entry::{Diary, Relation};
+use crate::index::DocId;
+
+const SNAP_MAGIC: &[u8; 8] = b"MOLTSNAP";
+const SNAP_END: &[u8; 8] = b"MOLTSEND";
+/// `[u64 content length][u32 crc][end magic]`.
+const SNAP_TRAILER: usize = 8 + 4 + 8;
+const VEC_MAGIC: &[u8; 8] = b"MOLTVEC1";
+/// `[magic][u32 version][u32 dims][u64 count]`.
+const VEC_HEADER: usize = 8 + 4 + 4 + 8;
+
+/// Suffix of files being written; never read, deleted on open.
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+/// Name of the snapshot taken at `seq`.
+pub(crate) fn snapshot_name(seq: u64) -> String {
+    format!("snapshot-{seq:020}.bin")
+}
+
+/// Name of the vector file of the snapshot taken at `seq`.
+pub(crate) fn vectors_name(seq: u64) -> String {
+    format!("vectors-{seq:020}.f32")
+}
+
+/// The sequence number of a snapshot file name.
+pub(crate) fn parse_snapshot_name(name: &str) -> Option<u64> {
+    name.strip_prefix("snapshot-")?
+        .strip_suffix(".bin")?
+        .parse()
+        .ok()
+}
+
+/// The sequence number of a vector file name.
+pub(crate) fn parse_vectors_name(name: &str) -> Option<u64> {
+    name.strip_prefix("vectors-")?
+        .strip_suffix(".f32")?
+        .parse()
+        .ok()
+}
+
+/// What a snapshot file starts with.
+#[derive(Debug, Serialize, Deserialize)]
+struct SnapshotHeader {
+    seq: u64,
+    next_doc: DocId,
+    model_id: String,
+    dims: u32,
+    diaries: u64,
+    entries: u64,
+    relations: u64,
+    vectors_file: String,
+    vectors_len: u64,
+    vectors_crc: u32,
+}
+
+/// A vector file, usually memory-mapped.
+pub(crate) struct VectorFile {
+    bytes: FileBytes,
+    dims: usize,
+    count: usize,
+}
+
+impl std::fmt::Debug for VectorFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VectorFile")
+            .field("dims", &self.dims)
+            .field("count", &self.count)
+            .field("mapped", &self.bytes.is_mapped())
+            .finish()
+    }
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl VectorFile {
+    /// Checks the header and doc ids (ascending) of a vector file.
+    fn parse(bytes: FileBytes, file: &Path, dims: usize) -> Result<Self, StoreError> {
+        let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
+            file: file.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        };
+        if bytes.len() < VEC_HEADER || &bytes[..8] != VEC_MAGIC {
+            return Err(corrupt(0, "not a vector file (bad magic)".into()));
+        }
+        let version = read_u32(&bytes, 8);
+        if version != FORMAT_VERSION {
+            return Err(StoreError::UnsupportedFormat {
+                file: file.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let file_dims = read_u32(&bytes, 12) as usize;
+        if file_dims != dims {
+            return Err(corrupt(
+                12,
+                format!("holds {file_dims}-dimensional vectors, expected {dims}"),
+            ));
+        }
+        let count = usize::try_from(read_u64(&bytes, 16))
+            .map_err(|_| corrupt(16, "vector count overflows".into()))?;
+        let expected = count
+            .checked_mul(4 * (dims + 1))
+            .and_then(|n| n.checked_add(VEC_HEADER));
+        if expected != Some(bytes.len()) {
+            return Err(corrupt(
+                16,
+                format!(
+                    "{count} vectors of {dims} dimensions need {expected:?} bytes, file has {}",
+                    bytes.len()
+                ),
+            ));
+        }
+        let v = Self { bytes, dims, count };
+        for i in 1..count {
+            if v.doc(i) <= v.doc(i - 1) {
+                return Err(corrupt(
+                    VEC_HEADER + 4 * i,
+                    "doc ids are not strictly ascending".into(),
+                ));
+            }
+        }
+        Ok(v)
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Doc id of row `i`.
+    pub fn doc(&self, i: usize) -> DocId {
+        read_u32(&self.bytes, VEC_HEADER + 4 * i)
+    }
+
+    /// Row of `doc`, by binary search over the doc id array.
+    pub fn find(&self, doc: DocId) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.doc(mid).cmp(&doc) {
+                std::cmp::Ordering::Equal => return Some(mid),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+
+    /// The raw little-endian bytes of row `i`.
+    pub fn row_bytes(&self, i: usize) -> &[u8] {
+        let start = VEC_HEADER + 4 * self.count + 4 * self.dims * i;
+        &self.bytes[start..start + 4 * self.dims]
+    }
+
+    /// Row `i` as floats.
+    pub fn row(&self, i: usize) -> Vec<f32> {
+        self.row_bytes(i)
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    /// Whether row `i` is bitwise equal to `v`.
+    pub fn row_eq(&self, i: usize, v: &[f32]) -> bool {
+        v.len() == self.dims
+            && self
+                .row_bytes(i)
+                .chunks_exact(4)
+                .zip(v)
+                .all(|(c, x)| c == x.to_le_bytes())
+    }
+}
+
+/// An `io::Write` over a [`DirFile`] that checksums and counts what it
+/// writes (wrap it in a `BufWriter`: every `write` is an append call).
+struct FileWriter {
+    file: Arc<dyn DirFile>,
+    crc: crc32fast::Hasher,
+    written: u64,
+}
+
+impl FileWriter {
+    fn new(file: Arc<dyn DirFile>) -> Self {
+        Self {
+            file,
+            crc: crc32fast::Hasher::new(),
+            written: 0,
+        }
+    }
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.append(buf)?;
+        self.crc.update(buf);
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+const WRITE_BUFFER: usize = 1 << 20;
+
+fn encode_into<T: Serialize>(value: &T, out: &mut impl Write) -> io::Result<()> {
+    bincode::serde::encode_into_std_write(value, out, bincode_config())
+        .map(|_| ())
+        .map_err(|e| match e {
+            bincode::error::EncodeError::Io { inner, .. } => inner,
+            other => io::Error::other(other.to_string()),
+        })
+}
+
+/// Writes `state` as the snapshot at `seq` and makes it durable. The state
+/// is an immutable copy, so this runs without any store lock.
+pub(crate) fn write(
+    dir: &dyn Directory,
+    state: &State,
+    seq: u64,
+    model_id: &str,
+    dims: usize,
+) -> Result<(), StoreError> {
+    let vec_name = vectors_name(seq);
+    let snap_name = snapshot_name(seq);
+    let vec_tmp = format!("{vec_name}{TMP_SUFFIX}");
+    let snap_tmp = format!("{snap_name}{TMP_SUFFIX}");
+    let result = write_files(dir, state, seq, model_id, dims, &vec_tmp, &snap_tmp);
+    if result.is_err() {
+        // Best effort: recovery deletes leftovers anyway.
+        let _ = dir.delete(&vec_tmp);
+        let _ = dir.delete(&snap_tmp);
+        return result;
+    }
+    dir.rename(&vec_tmp, &vec_name)?;
+    dir.sync_dir()?;
+    dir.rename(&snap_tmp, &snap_name)?;
+    dir.sync_dir()
+}
+
+fn write_files(
+    dir: &dyn Directory,
+    state: &State,
+    seq: u64,
+    model_id: &str,
+    dims: usize,
+    vec_tmp: &str,
+    snap_tmp: &str,
+) -> Result<(), StoreError> {
+    let mut slots: Vec<&Slot> = state.entries.values().collect();
+    slots.sort_by_key(|s| s.doc);
+
+    // Vectors first: the snapshot header records their checksum.
+    let vec_path = dir.path_of(vec_tmp);
+    let file = dir.create(vec_tmp)?;
+    let (vectors_len, vectors_crc) = write_vectors(file.clone(), &slots, &state.vectors, dims)
+        .map_err(io_err("write", vec_path.clone()))?;
+    file.sync().map_err(io_err("sync", vec_path))?;
+
+    let snap_path = dir.path_of(snap_tmp);
+    let file = dir.create(snap_tmp)?;
+    let header = SnapshotHeader {
+        seq,
+        next_doc: state.next_doc,
+        model_id: model_id.to_owned(),
+        dims: u32::try_from(dims).unwrap_or(u32::MAX),
+        diaries: state.diaries.len() as u64,
+        entries: slots.len() as u64,
+        relations: state.relations.len() as u64,
+        vectors_file: vectors_name(seq),
+        vectors_len,
+        vectors_crc,
+    };
+    write_snapshot(file.clone(), &header, state, &slots)
+        .map_err(io_err("write", snap_path.clone()))?;
+    file.sync().map_err(io_err("sync", snap_path))
+}
+
+fn write_vectors(
+    file: Arc<dyn DirFile>,
+    slots: &[&Slot],
+    vectors: &Vectors,
+    dims: usize,
+) -> io::Result<(u64, u32)> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, FileWriter::new(file));
+    out.write_all(VEC_MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    let dims32 = u32::try_from(dims).map_err(|_| io::Error::other("dims overflow u32"))?;
+    out.write_all(&dims32.to_le_bytes())?;
+    out.write_all(&(slots.len() as u64).to_le_bytes())?;
+    for s in slots {
+        out.write_all(&s.doc.to_le_bytes())?;
+    }
+    for s in slots {
+        vectors.write_row(s.doc, &mut out)?;
+    }
+    let inner = out.into_inner().map_err(|e| e.into_error())?;
+    Ok((inner.written, inner.crc.finalize()))
+}
+
+fn write_snapshot(
+    file: Arc<dyn DirFile>,
+    header: &SnapshotHeader,
+    state: &State,
+    slots: &[&Slot],
+) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, FileWriter::new(file.clone()));
+    out.write_all(SNAP_MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    encode_into(header, &mut out)?;
+    let mut diaries: Vec<&Diary> = state.diaries.values().collect();
+    diaries.sort_by_key(|d| d.id);
+    for d in diaries {
+        encode_into(&WireDiary::from(d), &mut out)?;
+    }
+    for s in slots {
+        encode_into(&(s.doc, WireEntry::from(&*s.record)), &mut out)?;
+    }
+    let mut relations: Vec<&Relation> = state.relations.values().collect();
+    relations.sort_by_key(|r| r.id);
+    for r in relations {
+        encode_into(&WireRelation::from(r), &mut out)?;
+    }
+    let inner = out.into_inner().map_err(|e| e.into_error())?;
+    let mut trailer = Vec::with_capacity(SNAP_TRAILER);
+    trailer.extend_from_slice(&inner.written.to_le_bytes());
+    trailer.extend_from_slice(&inner.crc.finalize().to_le_bytes());
+    trailer.extend_from_slice(SNAP_END);
+    file.append(&trailer)
+}
+
+/// A snapshot read back.
+pub(crate) struct Loaded {
+    pub state: State,
+    pub model_id: String,
+}
+
+/// Reads and checks the snapshot taken at `seq` and its vector file.
+pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded, StoreError> {
+    let name = snapshot_name(seq);
+    let path = dir.path_of(&name);
+    let bytes = dir.read(&name)?;
+    let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
+        file: path.clone(),
+        offset: offset as u64,
+        reason,
+    };
+    let len = bytes.len();
+    if len < 12 + SNAP_TRAILER || &bytes[..8] != SNAP_MAGIC {
+        return Err(corrupt(
+            0,
+            "not a snapshot file (bad magic or too short)".into(),
+        ));
+    }
+    let content = len - SNAP_TRAILER;
+    if &bytes[len - 8..] != SNAP_END || read_u64(&bytes, content) != content as u64 {
+        return Err(corrupt(content, "bad trailer (file cut short?)".into()));
+    }
+    if crc32fast::hash(&bytes[..content]) != read_u32(&bytes, content + 8) {
+        return Err(corrupt(content, "checksum mismatch".into()));
+    }
+    let version = read_u32(&bytes, 8);
+    if version != FORMAT_VERSION {
+        return Err(StoreError::UnsupportedFormat {
+            file: path.clone(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let body = &bytes[..content];
+    let mut off = 12;
+    let header: SnapshotHeader = decode_at(body, &mut off, &path, "header")?;
+    if header.seq != seq {
+        return Err(corrupt(
+            12,
+            format!("header says seq {}, name says {seq}", header.seq),
+        ));
+    }
+    if header.dims as usize != dims {
+        return Err(corrupt(
+            12,
+            format!("holds {}-dimensional vectors, expected {dims}", header.dims),
+        ));
+    }
+
+    // The vector file, checked against the header before it is trusted.
+    let vec_path = dir.path_of(&header.vectors_file);
+    if parse_vectors_name(&header.vectors_file) != Some(seq) {
+        return Err(corrupt(
+            12,
+            format!("names vector file {}", header.vectors_file),
+        ));
+    }
+    let vec_bytes = dir.read(&header.vectors_file)?;
+    if vec_bytes.len() as u64 != header.vectors_len
+        || crc32fast::hash(&vec_bytes) != header.vectors_crc
+    {
+        return Err(StoreError::Corrupt {
+            file: vec_path,
+            offset: 0,
+            reason: format!(
+                "length or checksum differs from what {} recorded",
+                path.display()
+            ),
+        });
+    }
+    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims)?;
+    if vectors.len() as u64 != header.entries {
+        return Err(StoreError::Corrupt {
+            file: vec_path,
+            offset: 16,
+            reason: format!("{} vectors for {} entries", vectors.len(), header.entries),
+        });
+    }
+
+    let mut state = State {
+        next_doc: header.next_doc,
+        last_seq: seq,
+        ..State::default()
+    };
+    for _ in 0..header.diaries {
+        let at = off;
+        let d: WireDiary = decode_at(body, &mut off, &path, "diary")?;
+        let d = d
+            .into_diary()
+            .map_err(|e| corrupt(at, format!("diary: {e}")))?;
+        state.diaries.insert(d.id, d);
+    }
+    for i in 0..header.entries as usize {
+        let at = off;
+        let (doc, record): (DocId, WireEntry) = decode_at(body, &mut off, &path, "entry")?;
+        let record = record
+            .into_record()
+            .map_err(|e| corrupt(at, format!("entry: {e}")))?;
+        if vectors.doc(i) != doc {
+            return Err(corrupt(
+                at,
+                format!(
+                    "entry {} has doc {doc}, vector row {i} is doc {}",
+                    record.id,
+                    vectors.doc(i)
+                ),
+            ));
+        }
+        if doc >= state.next_doc {
+            return Err(corrupt(
+                at,
+                format!("doc {doc} is not below next_doc {}", state.next_doc),
+            ));
+        }
+        let id: Uuid = record.id;
+        let slot = Slot {
+            record: Arc::new(record),
+            doc,
+        };
+        if state.entries.insert(id, slot).is_some() {
+            return Err(corrupt(at, format!("entry {id} appears twice")));
+        }
+    }
+    for _ in 0..header.relations {
+        let at = off;
+        let r: WireRelation = decode_at(body, &mut off, &path, "relation")?;
+        let r = r
+            .into_relation()
+            .map_err(|e| corrupt(at, format!("relation: {e}")))?;
+        state.relations.insert(r.id, r);
+    }
+    if off != content {
+        return Err(corrupt(
+            off,
+            "unexpected bytes after the last relation".into(),
+        ));
+    }
+    state.vectors.base = Some(Arc::new(vectors));
+    Ok(Loaded {
+        state,
+        model_id: header.model_id,
+    })
+}
+
+/// Maps the vector file of the snapshot at `seq`, for a checkpoint that just
+/// wrote it (its checksum was computed while writing).
+pub(crate) fn open_vectors(
+    dir: &dyn Directory,
+    seq: u64,
+    dims: usize,
+) -> Result<VectorFile, StoreError> {
+    let name = vectors_name(seq);
+    let bytes = dir.read(&name)?;
+    VectorFile::parse(bytes, &dir.path_of(&name), dims)
+}
+
+fn decode_at<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    off: &mut usize,
+    path: &Path,
+    what: &str,
+) -> Result<T, StoreError> {
+    let (value, used) = bincode::serde::decode_from_slice(&body[*off..], bincode_config())
+        .map_err(|e| StoreError::Corrupt {
+            file: path.to_path_buf(),
+            offset: *off as u64,
+            reason: format!("undecodable {what}: {e}"),
+        })?;
+    *off += used;
+    Ok(value)
+}
