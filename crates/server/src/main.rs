@@ -21,6 +21,10 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Embed the demo diary in memory and show searches over it.
     Demo(cli::demo::DemoArgs),
+    /// Import entries (JSON lines or a BEIR corpus) into a data folder.
+    Import(cli::import::ImportArgs),
+    /// Search a diary of a data folder.
+    Search(cli::search::SearchArgs),
     /// Measure retrieval quality on a BEIR data set.
     Eval(cli::eval::EvalArgs),
     /// Compute MoltNet content ids (CIDv1) for JSON lines on stdin.
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Embed(args) => cli::embed::run(args),
         Command::Demo(args) => cli::demo::run(args),
+        Command::Import(args) => cli::import::run(args),
+        Command::Search(args) => cli::search::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Cid(args) => cli::cid::run(args),
         Command::Sign(args) => cli::sign::run(args),

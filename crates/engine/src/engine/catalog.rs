@@ -52,6 +52,16 @@ impl Catalog {
         self.docs.len() as DocId
     }
 
+    /// Makes sure doc ids below `next` are never handed out again (they were
+    /// used before a restart).
+    pub fn reserve_docs(&mut self, next: DocId) {
+        let n = next as usize;
+        if self.docs.len() < n {
+            self.docs.resize(n, None);
+            self.created.resize(n, 0);
+        }
+    }
+
     /// Indexes `entry` under `doc` in every posting list.
     pub fn insert(&mut self, entry: Entry, doc: DocId) {
         let d = doc as usize;

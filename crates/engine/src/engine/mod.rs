@@ -12,6 +12,8 @@
 mod catalog;
 mod search;
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -30,6 +32,7 @@ use crate::index::text::TextIndex;
 use crate::index::vector::{VectorIndex, VectorIndexBuilder};
 use crate::index::DocId;
 use crate::search::request::{Filters, Scope, SearchHit, SearchMode, SearchResponse};
+use crate::store::{Durability, Record, Store, StoreOptions, StoredEntry};
 use crate::{Error, Result};
 
 /// An entry to store, with an optional id and creation time (for imports
@@ -118,6 +121,9 @@ pub struct TagCount {
 pub struct EngineBuilder {
     embedder: Option<Embedder>,
     vector: Option<VectorIndexBuilder>,
+    data_dir: Option<PathBuf>,
+    durability: Durability,
+    checkpoint_bytes: Option<u64>,
 }
 
 impl EngineBuilder {
@@ -133,25 +139,111 @@ impl EngineBuilder {
         self
     }
 
-    /// Opens an in-memory engine.
-    pub fn open_in_memory(self) -> Result<Engine> {
-        let embedder = match self.embedder {
+    /// Stores everything durably in this folder (created if missing):
+    /// an acknowledged write survives a crash, and opening never re-embeds.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// When a write counts as durable (default: fsync per write call).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Log size that triggers a background snapshot (default 64 MiB).
+    pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
+        self.checkpoint_bytes = Some(bytes);
+        self
+    }
+
+    /// Opens the engine: in memory, or on the data folder when one is set
+    /// (recovering its state from the snapshot and log).
+    pub fn open(self) -> Result<Engine> {
+        match self.data_dir.clone() {
+            Some(dir) => self.open_on(dir),
+            None => self.open_in_memory(),
+        }
+    }
+
+    fn parts(&mut self) -> Result<(Embedder, Box<dyn VectorIndex>, TextIndex)> {
+        let embedder = match self.embedder.take() {
             Some(e) => e,
             None => Embedder::builder().build()?,
         };
         let vectors = self
             .vector
+            .take()
             .unwrap_or_default()
             .dims(embedder.dims())
             .build()?;
         let text = TextIndex::create_in_ram()?;
+        Ok((embedder, Box::new(vectors), text))
+    }
+
+    /// Opens an in-memory engine (nothing survives the process).
+    pub fn open_in_memory(mut self) -> Result<Engine> {
+        let (embedder, vectors, text) = self.parts()?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 embedder,
                 catalog: RwLock::new(Catalog::default()),
-                vectors: Box::new(vectors),
+                vectors,
                 text,
                 writer: Mutex::new(()),
+                store: None,
+                checkpoint_bytes: u64::MAX,
+                checkpointing: Arc::new(AtomicBool::new(false)),
+            }),
+        })
+    }
+
+    fn open_on(mut self, dir: PathBuf) -> Result<Engine> {
+        let (embedder, vectors, text) = self.parts()?;
+        let options =
+            StoreOptions::new(embedder.model_id(), embedder.dims()).durability(self.durability);
+        let (store, recovered) = Store::open_path(&dir, options)?;
+        let start = std::time::Instant::now();
+        let mut catalog = Catalog::default();
+        for d in recovered.diaries {
+            catalog.diaries.insert(d.id, d);
+        }
+        let dims = embedder.dims();
+        let mut docs = Vec::with_capacity(recovered.entries.len());
+        let mut flat = Vec::with_capacity(recovered.entries.len() * dims);
+        for stored in recovered.entries {
+            let entry = Entry::from_record(stored.record)?;
+            text.add(stored.doc, entry.title(), entry.content(), entry.tags())?;
+            docs.push(stored.doc);
+            flat.extend_from_slice(&stored.vector);
+            catalog.insert(entry, stored.doc);
+        }
+        text.commit()?;
+        vectors.insert_batch(&docs, &flat)?;
+        for r in recovered.relations {
+            catalog.relation_keys.insert(r.key(), r.id);
+            catalog.relations.insert(r.id, r);
+        }
+        catalog.refresh_superseded();
+        catalog.reserve_docs(recovered.next_doc);
+        tracing::info!(
+            dir = %dir.display(),
+            entries = docs.len(),
+            replayed = recovered.replayed_records,
+            index_ms = start.elapsed().as_secs_f64() * 1e3,
+            "engine opened"
+        );
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                embedder,
+                catalog: RwLock::new(catalog),
+                vectors,
+                text,
+                writer: Mutex::new(()),
+                store: Some(Arc::new(store)),
+                checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
+                checkpointing: Arc::new(AtomicBool::new(false)),
             }),
         })
     }
@@ -171,6 +263,10 @@ struct Inner {
     text: TextIndex,
     /// Serialises writers; never taken by readers.
     writer: Mutex<()>,
+    /// The durable log, when the engine has a data folder.
+    store: Option<Arc<Store>>,
+    checkpoint_bytes: u64,
+    checkpointing: Arc<AtomicBool>,
 }
 
 fn now() -> OffsetDateTime {
@@ -186,6 +282,35 @@ fn passage(e: &Entry) -> PassageText {
 }
 
 impl Engine {
+    /// Makes `records` durable before the caller applies them in memory
+    /// (writer lock held). In-memory engines skip this.
+    fn persist(&self, records: Vec<Record>) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        store.append(records)?;
+        if store.log_bytes() > self.inner.checkpoint_bytes
+            && !self.inner.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            let (store, flag) = (store.clone(), self.inner.checkpointing.clone());
+            std::thread::spawn(move || {
+                if let Err(e) = store.checkpoint() {
+                    tracing::error!(error = %e, "background checkpoint failed");
+                }
+                flag.store(false, Ordering::Release);
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot now and starts a fresh log (no-op in memory).
+    pub fn checkpoint(&self) -> Result<()> {
+        if let Some(store) = &self.inner.store {
+            store.checkpoint()?;
+        }
+        Ok(())
+    }
+
     /// A builder.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
@@ -200,14 +325,19 @@ impl Engine {
     pub fn create_diary(&self, diary: Diary) -> Result<Diary> {
         diary.validate()?;
         let _w = self.inner.writer.lock();
-        let mut cat = self.inner.catalog.write();
-        if cat.diaries.contains_key(&diary.id) {
+        if self.inner.catalog.read().diaries.contains_key(&diary.id) {
             return Err(Error::AlreadyExists {
                 what: "diary",
                 id: diary.id,
             });
         }
-        cat.diaries.insert(diary.id, diary.clone());
+        // Durable first (writer lock held, readers not blocked), then visible.
+        self.persist(vec![Record::PutDiary(diary.clone())])?;
+        self.inner
+            .catalog
+            .write()
+            .diaries
+            .insert(diary.id, diary.clone());
         Ok(diary)
     }
 
@@ -332,6 +462,19 @@ impl Engine {
         }
         let first = self.inner.catalog.read().next_doc();
         let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+        if self.inner.store.is_some() {
+            let stored = entries
+                .iter()
+                .zip(&docs)
+                .zip(vectors.rows())
+                .map(|((e, &doc), v)| StoredEntry {
+                    record: e.to_record(),
+                    doc,
+                    vector: v.to_vec(),
+                })
+                .collect();
+            self.persist(vec![Record::PutEntries(stored)])?;
+        }
         self.index(&docs, &entries, vectors.as_slice())?;
         let mut cat = self.inner.catalog.write();
         let records = entries.iter().map(Entry::to_record).collect();
@@ -386,14 +529,24 @@ impl Engine {
         let text_changed = before.0.as_deref() != entry.title()
             || before.1 != entry.content()
             || before.2 != entry.tags();
-        let doc = if text_changed {
+        let (doc, vector) = if text_changed {
             let vectors = self.inner.embedder.embed_passages(&[passage(&entry)])?;
-            let doc = self.inner.catalog.read().next_doc();
-            self.index(&[doc], std::slice::from_ref(&entry), vectors.as_slice())?;
-            doc
+            (self.inner.catalog.read().next_doc(), vectors.into_vec())
         } else {
-            old_doc
+            let old = self.inner.vectors.get(old_doc).ok_or(Error::NotFound {
+                what: "vector of entry",
+                id,
+            })?;
+            (old_doc, old)
         };
+        self.persist(vec![Record::UpdateEntry(Box::new(StoredEntry {
+            record: entry.to_record(),
+            doc,
+            vector: vector.clone(),
+        }))])?;
+        if text_changed {
+            self.index(&[doc], std::slice::from_ref(&entry), &vector)?;
+        }
         let record = entry.to_record();
         {
             let mut cat = self.inner.catalog.write();
@@ -417,13 +570,17 @@ impl Engine {
     /// Deletes an unsigned entry and its relations.
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
         let _w = self.inner.writer.lock();
+        self.inner
+            .catalog
+            .read()
+            .entries
+            .get(&id)
+            .ok_or(Error::NotFound { what: "entry", id })?
+            .entry
+            .ensure_deletable()?;
+        self.persist(vec![Record::DeleteEntry { id }])?;
         let slot = {
             let mut cat = self.inner.catalog.write();
-            let slot = cat
-                .entries
-                .get(&id)
-                .ok_or(Error::NotFound { what: "entry", id })?;
-            slot.entry.ensure_deletable()?;
             let slot = cat
                 .remove(id)
                 .ok_or(Error::NotFound { what: "entry", id })?;
@@ -447,17 +604,22 @@ impl Engine {
     /// Proposes a relation between two entries of one diary.
     pub fn relate(&self, source: Uuid, target: Uuid, kind: RelationKind) -> Result<Relation> {
         let _w = self.inner.writer.lock();
+        let relation = {
+            let cat = self.inner.catalog.read();
+            let s = cat.entries.get(&source).ok_or(Error::NotFound {
+                what: "entry",
+                id: source,
+            })?;
+            let t = cat.entries.get(&target).ok_or(Error::NotFound {
+                what: "entry",
+                id: target,
+            })?;
+            let relation = Relation::new(&s.entry, &t.entry, kind, now())?;
+            relation.check_unique(cat.relations.values())?;
+            relation
+        };
+        self.persist(vec![Record::PutRelation(relation.clone())])?;
         let mut cat = self.inner.catalog.write();
-        let s = cat.entries.get(&source).ok_or(Error::NotFound {
-            what: "entry",
-            id: source,
-        })?;
-        let t = cat.entries.get(&target).ok_or(Error::NotFound {
-            what: "entry",
-            id: target,
-        })?;
-        let relation = Relation::new(&s.entry, &t.entry, kind, now())?;
-        relation.check_unique(cat.relations.values())?;
         cat.relation_keys.insert(relation.key(), relation.id);
         cat.relations.insert(relation.id, relation.clone());
         Ok(relation)
@@ -467,12 +629,20 @@ impl Engine {
     /// hides its target from searches that exclude superseded entries.
     pub fn set_relation_status(&self, id: Uuid, status: RelationStatus) -> Result<Relation> {
         let _w = self.inner.writer.lock();
+        if !self.inner.catalog.read().relations.contains_key(&id) {
+            return Err(Error::NotFound {
+                what: "relation",
+                id,
+            });
+        }
+        let at = now();
+        self.persist(vec![Record::SetRelationStatus { id, status, at }])?;
         let mut cat = self.inner.catalog.write();
         let r = cat.relations.get_mut(&id).ok_or(Error::NotFound {
             what: "relation",
             id,
         })?;
-        r.set_status(status, now());
+        r.set_status(status, at);
         let r = r.clone();
         cat.refresh_superseded();
         Ok(r)

@@ -3,7 +3,10 @@
 pub mod cid;
 pub mod demo;
 pub mod embed;
+pub mod engine_args;
 pub mod eval;
+pub mod import;
 pub mod model_args;
+pub mod search;
 pub mod sign;
 pub mod verify;

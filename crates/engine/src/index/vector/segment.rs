@@ -278,7 +278,7 @@ impl Part {
 }
 
 /// Beam width for a walk that only keeps a `selectivity` fraction of nodes:
-/// `ef · √selectivity`, at least `k`.
+/// `ef · √selectivity`, at least `min(2k, ef)` (and `k`).
 ///
 /// The walk keeps exploring until `ef` *matching* nodes are closer than
 /// every unexplored candidate, so it already visits about `ef / selectivity`
@@ -286,10 +286,13 @@ impl Part {
 /// `√selectivity` keeps recall@10 at the unfiltered level (0.97–0.99 from
 /// 30% down to 3% selectivity) at half to a quarter of the cost of a full
 /// beam, while widening it (the usual advice for post-filtering searches)
-/// only made filtered searches slower than the exact scan.
+/// only made filtered searches slower than the exact scan. The `2k` floor
+/// keeps recall ≥ 0.95 even at 1% selectivity on 20k vectors (0.88 with a
+/// floor of `k`), where the exact scan is normally chosen anyway.
 pub(crate) fn filtered_ef(ef: usize, k: usize, selectivity: f64) -> usize {
     let scaled = ef as f64 * selectivity.clamp(0.0, 1.0).sqrt();
-    (scaled.ceil() as usize).clamp(k.max(1), ef.max(k).max(1))
+    let floor = k.saturating_mul(2).min(ef).max(k).max(1);
+    (scaled.ceil() as usize).clamp(floor, ef.max(k).max(1))
 }
 
 /// Exact top-k over a segment's live rows, or only its `candidates`.
@@ -356,7 +359,8 @@ mod tests {
     fn filtered_ef_shrinks_with_selectivity_down_to_k() {
         assert_eq!(filtered_ef(64, 10, 1.0), 64);
         assert_eq!(filtered_ef(64, 10, 0.25), 32);
-        assert_eq!(filtered_ef(64, 10, 0.01), 10);
+        assert_eq!(filtered_ef(64, 10, 0.01), 20);
+        assert_eq!(filtered_ef(15, 10, 0.01), 15);
         assert_eq!(filtered_ef(64, 100, 0.5), 100);
         assert_eq!(filtered_ef(0, 0, 0.0), 1);
     }

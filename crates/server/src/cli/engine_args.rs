@@ -1,0 +1,48 @@
+//! Opening the engine on a data folder, shared by `import` and `search`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use moltsearch_engine::entry::{Diary, Visibility};
+use moltsearch_engine::Engine;
+use uuid::Uuid;
+
+use super::model_args::ModelArgs;
+
+/// Where the data lives and which model indexes it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Data folder (created on first use).
+    #[arg(long, env = "MOLTSEARCH_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl EngineArgs {
+    /// Opens the engine on the data folder.
+    pub fn open(&self) -> anyhow::Result<Engine> {
+        Engine::builder()
+            .embedder(self.model.embedder()?)
+            .data_dir(&self.data_dir)
+            .open()
+            .with_context(|| format!("opening data folder {}", self.data_dir.display()))
+    }
+}
+
+/// The diary called `name` (in `team`), if any.
+pub fn find_diary(engine: &Engine, team: Uuid, name: &str) -> Option<Diary> {
+    engine
+        .list_diaries(Some(team))
+        .into_iter()
+        .find(|d| d.name == name)
+}
+
+/// The diary called `name`, created (private) when missing.
+pub fn diary_named(engine: &Engine, team: Uuid, name: &str) -> anyhow::Result<Diary> {
+    if let Some(d) = find_diary(engine, team, name) {
+        return Ok(d);
+    }
+    let diary = Diary::new(team, name.to_string(), Visibility::Private)?;
+    Ok(engine.create_diary(diary)?)
+}
