@@ -1,21 +1,29 @@
-//! `moltsearch demo`: embed the shipped demo diary and show searches.
+//! `moltsearch demo`: the shipped demo diary in a data folder, searched.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use moltsearch_engine::embed::PassageText;
+use moltsearch_engine::engine::PutEntry;
+use moltsearch_engine::entry::{Diary, EntryType, NewEntry, Visibility};
+use moltsearch_engine::search::request::{Scope, SearchRequest};
+use moltsearch_engine::Engine;
 use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::model_args::ModelArgs;
 
-/// Embed the demo diary in memory and run searches over it.
+/// Load the demo diary into embedded storage (once) and show hybrid searches.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// The diary, as JSON lines with title, content, tags, entryType.
+    /// The diary, as JSON lines with title, content, tags, entryType, importance, createdAt.
     #[arg(long, default_value = "data/demo-diary.jsonl")]
     pub file: PathBuf,
+    /// Data folder (default: <cache>/demo-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Queries to run (defaults to a few typical agent questions).
     #[arg(long = "query")]
     pub queries: Vec<String>,
@@ -33,86 +41,120 @@ struct DemoEntry {
     content: String,
     #[serde(default)]
     tags: Vec<String>,
-    #[serde(default)]
-    entry_type: Option<String>,
+    entry_type: Option<EntryType>,
+    importance: Option<i64>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    created_at: Option<OffsetDateTime>,
 }
+
+const DEMO_DIARY: &str = "tern's diary";
 
 /// Runs the subcommand.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let raw = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading demo diary {}", args.file.display()))?;
-    let entries = raw
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<DemoEntry>(l)
-                .with_context(|| format!("{}:{}: not a diary entry", args.file.display(), i + 1))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let embedder = args.model.embedder()?;
-    let cold = embedder.warm_up()?;
-    println!(
-        "model {} loaded and warmed up in {:.0} ms",
-        embedder.model_id(),
-        cold.as_secs_f64() * 1e3
-    );
-    let passages: Vec<PassageText> = entries
-        .iter()
-        .map(|e| PassageText {
-            title: e.title.clone(),
-            content: e.content.clone(),
-            tags: e.tags.clone(),
-        })
-        .collect();
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| moltsearch_engine::embed::runtime::cache_dir().join("demo-data"));
     let start = Instant::now();
-    let vectors = embedder.embed_passages(&passages)?;
-    let took = start.elapsed().as_secs_f64();
+    let engine = Engine::builder()
+        .embedder(args.model.embedder()?)
+        .data_dir(&data_dir)
+        .open()
+        .with_context(|| format!("opening {}", data_dir.display()))?;
     println!(
-        "embedded {} diary entries in {:.2} s ({:.0} entries/s)",
-        vectors.len(),
-        took,
-        vectors.len() as f64 / took
+        "opened embedded storage {} in {:.0} ms ({} entries)",
+        data_dir.display(),
+        start.elapsed().as_secs_f64() * 1e3,
+        engine.len()
     );
+    let team = Uuid::nil();
+    let diary = match engine
+        .list_diaries(Some(team))
+        .into_iter()
+        .find(|d| d.name == DEMO_DIARY)
+    {
+        Some(d) => d,
+        None => {
+            let d =
+                engine.create_diary(Diary::new(team, DEMO_DIARY.into(), Visibility::Private)?)?;
+            load(&engine, &d, &args.file)?;
+            d
+        }
+    };
     let queries = if args.queries.is_empty() {
         vec![
             "how do we rotate the signing keys?".to_string(),
-            "what went wrong deploying to production".to_string(),
+            "deploy -staging".to_string(),
             "tuning the vector index for recall".to_string(),
         ]
     } else {
         args.queries
     };
     for query in &queries {
+        let mut req = SearchRequest::new(
+            query.clone(),
+            Scope::Diaries {
+                ids: vec![diary.id],
+            },
+        );
+        req.limit = args.limit;
+        req.explain = true;
         let start = Instant::now();
-        let q = embedder.embed_queries(&[query.as_str()])?;
-        let mut scored: Vec<(f32, usize)> = vectors
-            .rows()
-            .enumerate()
-            .map(|(i, v)| (v.iter().zip(q.row(0)).map(|(a, b)| a * b).sum(), i))
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let resp = engine.search(&req)?;
         println!(
-            "\nquery: {query:?}  ({:.1} ms, vector search)",
+            "\nquery: {query:?}  hybrid, {} of {}{} in {:.1} ms",
+            resp.hits.len(),
+            resp.total,
+            if resp.total_is_lower_bound { "+" } else { "" },
             start.elapsed().as_secs_f64() * 1e3
         );
-        for (score, i) in scored.into_iter().take(args.limit) {
-            let e = &entries[i];
-            let title = e.title.clone().unwrap_or_else(|| snippet(&e.content, 60));
+        for h in &resp.hits {
+            let e = &h.entry;
+            let title = e
+                .title
+                .clone()
+                .unwrap_or_else(|| e.content.chars().take(60).collect());
+            let x = h.explain.clone().unwrap_or_default();
             println!(
-                "  {score:.3}  [{}] {title}  {{{}}}",
-                e.entry_type.as_deref().unwrap_or("semantic"),
-                e.tags.join(", ")
+                "  {:.3}  [{}] {title}  {{{}}}  vector #{} text #{}",
+                h.score,
+                e.entry_type.as_str(),
+                e.tags.join(", "),
+                x.vector_rank.map_or("-".into(), |r| r.to_string()),
+                x.text_rank.map_or("-".into(), |r| r.to_string()),
             );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn snippet(text: &str, max_chars: usize) -> String {
-    let mut s: String = text.chars().take(max_chars).collect();
-    if text.chars().count() > max_chars {
-        s.push('…');
+fn load(engine: &Engine, diary: &Diary, file: &PathBuf) -> anyhow::Result<()> {
+    let raw = std::fs::read_to_string(file)
+        .with_context(|| format!("reading demo diary {}", file.display()))?;
+    let mut puts = Vec::new();
+    for (i, line) in raw
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let d: DemoEntry = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a diary entry", file.display(), i + 1))?;
+        let mut e = NewEntry::new(diary.id, d.content);
+        e.title = d.title;
+        e.tags = Some(d.tags);
+        e.entry_type = d.entry_type;
+        e.importance = d.importance;
+        let mut put = PutEntry::from(e);
+        put.created_at = d.created_at;
+        puts.push(put);
     }
-    s
+    let start = Instant::now();
+    let n = puts.len();
+    engine.put_entries(puts)?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "loaded {n} demo entries (embedded, indexed, stored durably) in {secs:.1} s ({:.0} entries/s)",
+        n as f64 / secs
+    );
+    Ok(())
 }

@@ -1,0 +1,157 @@
+//! The engine on a data folder: everything acknowledged survives a reopen,
+//! searches give the same answers, and a reopen never runs the model.
+
+use moltsearch_engine::embed::Embedder;
+use moltsearch_engine::engine::{Engine, PutEntry};
+use moltsearch_engine::entry::{
+    Diary, EntryPatch, NewEntry, RelationKind, RelationStatus, Visibility,
+};
+use moltsearch_engine::search::request::{Scope, SearchRequest};
+use moltsearch_engine::Error;
+use uuid::Uuid;
+
+fn embedder() -> Embedder {
+    Embedder::builder().build().expect("model bootstrapped")
+}
+
+fn hits(engine: &Engine, req: &SearchRequest) -> Vec<(Uuid, String)> {
+    engine
+        .search(req)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| (h.entry.id, h.entry.content))
+        .collect()
+}
+
+#[test]
+fn state_and_search_results_survive_reopen_without_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let (diary, kept, updated, superseded, deleted, queries) = {
+        let engine = Engine::builder()
+            .embedder(e.clone())
+            .data_dir(dir.path())
+            .open()
+            .unwrap();
+        let diary = engine
+            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+            .unwrap();
+        let texts = [
+            "Rotated the Ed25519 signing key for the notifier agent.",
+            "Postgres migration 42 added an index on entries.created_at.",
+            "The HNSW graph rebuild took nine minutes on staging.",
+            "Lunch break: ducks on the park webcam.",
+            "Decided to keep signing keys for 90 days.",
+        ];
+        let recs = engine
+            .put_entries(
+                texts
+                    .iter()
+                    .map(|t| PutEntry::from(NewEntry::new(diary.id, *t)))
+                    .collect(),
+            )
+            .unwrap();
+        let patch: EntryPatch = serde_json::from_str(r#"{"content": "Postgres migration 43 dropped the old trigram index.", "importance": 9}"#).unwrap();
+        engine.update_entry(recs[1].id, patch).unwrap();
+        let importance_only: EntryPatch = serde_json::from_str(r#"{"importance": 2}"#).unwrap();
+        engine.update_entry(recs[2].id, importance_only).unwrap();
+        engine.delete_entry(recs[3].id).unwrap();
+        let rel = engine
+            .relate(recs[0].id, recs[4].id, RelationKind::Supersedes)
+            .unwrap();
+        engine
+            .set_relation_status(rel.id, RelationStatus::Accepted)
+            .unwrap();
+        let scope = Scope::Diaries {
+            ids: vec![diary.id],
+        };
+        let mut queries = vec![
+            SearchRequest::new("signing key", scope.clone()),
+            SearchRequest::new("postgres index migration", scope.clone()),
+            SearchRequest::new("graph rebuild", scope.clone()),
+            SearchRequest::new("", scope.clone()),
+        ];
+        let mut q = SearchRequest::new("signing keys", scope);
+        q.filters.exclude_superseded = true;
+        queries.push(q);
+        let before: Vec<_> = queries.iter().map(|q| hits(&engine, q)).collect();
+        (
+            diary.id, before, recs[1].id, recs[4].id, recs[3].id, queries,
+        )
+    };
+
+    // Reopen with an embedder that is never loaded by the recovery itself.
+    let e2 = embedder();
+    let engine = Engine::builder()
+        .embedder(e2.clone())
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    assert!(!e2.is_loaded(), "opening must not run the model");
+    assert!(engine.get_diary(diary).is_some());
+    assert_eq!(engine.len(), 4);
+    assert!(engine.get_entry(deleted).is_none());
+    let up = engine.get_entry(updated).unwrap();
+    assert!(up.content.contains("trigram"));
+    assert_eq!(up.importance, 9);
+    let after: Vec<_> = queries.iter().map(|q| hits(&engine, q)).collect();
+    assert_eq!(after, kept);
+    assert!(!after[4].iter().any(|(id, _)| *id == superseded));
+
+    // New writes after a reopen get fresh doc ids and survive another reopen.
+    engine
+        .put_entry(NewEntry::new(diary, "A fresh entry after the restart."))
+        .unwrap();
+    engine.checkpoint().unwrap();
+    drop(engine);
+    let engine = Engine::builder()
+        .embedder(e2)
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    assert_eq!(engine.len(), 5);
+    let r = SearchRequest::new("fresh entry restart", Scope::Diaries { ids: vec![diary] });
+    assert!(hits(&engine, &r)[0].1.contains("fresh entry"));
+}
+
+#[test]
+fn a_second_engine_on_the_same_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Engine::builder()
+        .embedder(embedder())
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    let err = Engine::builder()
+        .embedder(embedder())
+        .data_dir(dir.path())
+        .open()
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Store(_)), "{err}");
+    assert!(err.to_string().to_lowercase().contains("lock"), "{err}");
+}
+
+#[test]
+fn another_model_is_refused_with_a_pointer_to_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(
+        Engine::builder()
+            .embedder(embedder())
+            .data_dir(dir.path())
+            .open()
+            .unwrap(),
+    );
+    let fp32 = Embedder::builder()
+        .model("all-minilm-l6-v2")
+        .build()
+        .unwrap();
+    let err = Engine::builder()
+        .embedder(fp32)
+        .data_dir(dir.path())
+        .open()
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("reindex --reembed"), "{err}");
+}
