@@ -136,6 +136,66 @@ impl BeirDataset {
     }
 }
 
+/// Embeds corpus documents as passages (title line + text), reusing a
+/// cached copy at `cache` when one of the right size exists and writing one
+/// otherwise. The cache is a flat little-endian f32 file; its name should
+/// carry the corpus and model id. `progress` is called with the count done.
+pub fn embed_corpus_cached(
+    embedder: &crate::embed::Embedder,
+    corpus: &[BeirDoc],
+    cache: Option<&Path>,
+    mut progress: impl FnMut(usize),
+) -> Result<crate::embed::Embeddings> {
+    use std::io::Write;
+    let dims = embedder.dims();
+    let want = corpus.len() * dims;
+    if let Some(path) = cache {
+        if let Ok(bytes) = std::fs::read(path) {
+            if bytes.len() == want * 4 {
+                let floats: Vec<f32> = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                progress(corpus.len());
+                return crate::embed::Embeddings::from_flat(dims, floats);
+            }
+        }
+    }
+    let mut flat = Vec::with_capacity(want);
+    for (i, chunk) in corpus.chunks(256).enumerate() {
+        let passages: Vec<crate::embed::PassageText> = chunk
+            .iter()
+            .map(|d| crate::embed::PassageText {
+                title: (!d.title.is_empty()).then(|| d.title.clone()),
+                content: d.text.clone(),
+                tags: Vec::new(),
+            })
+            .collect();
+        flat.extend_from_slice(embedder.embed_passages(&passages)?.as_slice());
+        progress(i * 256 + chunk.len());
+    }
+    if let Some(path) = cache {
+        let io = |e: std::io::Error| {
+            Error::InvalidRequest(format!("writing vector cache {}: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        for x in &flat {
+            f.write_all(&x.to_le_bytes()).map_err(io)?;
+        }
+        f.flush().map_err(io)?;
+    }
+    crate::embed::Embeddings::from_flat(dims, flat)
+}
+
+/// Reads a BEIR-style `corpus.jsonl` alone (e.g. the fortunes and WordNet
+/// corpora used for scale tests).
+pub fn read_corpus(path: &Path) -> Result<Vec<BeirDoc>> {
+    read_jsonl(path)
+}
+
 /// nDCG@k of one ranking.
 pub fn ndcg_at(ranking: &[String], judged: &HashMap<String, i32>, k: usize) -> f64 {
     let dcg: f64 = ranking

@@ -31,9 +31,23 @@ impl Engine {
         let mut vector_hits: Vec<ArmHit> = Vec::new();
         let mut vector_may_have_more = false;
         if mode != SearchMode::Text && !allow.is_empty() {
-            match self.inner.embedder.embed_queries(&[req.query.as_str()]) {
+            let embedded = match &req.query_vector {
+                Some(v) if v.len() != self.inner.embedder.dims() => {
+                    return Err(Error::WrongVectorDimension {
+                        expected: self.inner.embedder.dims(),
+                        got: v.len(),
+                    })
+                }
+                Some(v) => Ok(v.clone()),
+                None => self
+                    .inner
+                    .embedder
+                    .embed_queries(&[req.query.as_str()])
+                    .map(|q| q.into_vec()),
+            };
+            match embedded {
                 Ok(q) => {
-                    let hits = self.inner.vectors.search(q.row(0), depth, Some(&allow))?;
+                    let hits = self.inner.vectors.search(&q, depth, Some(&allow))?;
                     vector_may_have_more = hits.len() == depth;
                     let mut kept: Vec<(DocId, f32)> = hits
                         .into_iter()

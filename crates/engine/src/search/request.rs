@@ -90,6 +90,10 @@ pub struct SearchRequest {
     pub text_match: TextMatch,
     /// Return each hit's per-arm ranks and scores.
     pub explain: bool,
+    /// A query vector computed elsewhere (same model as the engine's); when
+    /// set, the query text is not embedded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_vector: Option<Vec<f32>>,
 }
 
 impl Default for SearchRequest {
@@ -107,6 +111,7 @@ impl Default for SearchRequest {
             max_distance: 0.6,
             text_match: TextMatch::default(),
             explain: false,
+            query_vector: None,
         }
     }
 }

@@ -1,14 +1,13 @@
 //! `moltsearch eval beir DIR`: retrieval quality on a BEIR data set.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use moltsearch_engine::embed::{runtime, Embeddings, PassageText};
+use moltsearch_engine::embed::{runtime, Embeddings};
 use moltsearch_engine::engine::{Engine, PutEntry};
 use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
 use moltsearch_engine::eval::{evaluate, BeirDataset};
@@ -259,52 +258,21 @@ fn corpus_vectors(
     embedder: &moltsearch_engine::embed::Embedder,
     cache: Option<&Path>,
 ) -> anyhow::Result<Embeddings> {
-    let dims = embedder.dims();
-    let want = data.corpus.len() * dims;
-    if let Some(path) = cache {
-        if let Ok(bytes) = std::fs::read(path) {
-            if bytes.len() == want * 4 {
-                let floats: Vec<f32> = bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                eprintln!("reusing corpus vectors from {}", path.display());
-                return Ok(Embeddings::from_flat(dims, floats)?);
-            }
-        }
+    if let Some(p) = cache.filter(|p| p.is_file()) {
+        eprintln!("corpus vectors: {}", p.display());
+    } else {
+        embedder.warm_up()?;
     }
-    embedder.warm_up()?;
     let bar = progress(data.corpus.len() as u64, "embedding");
     let start = Instant::now();
-    let mut flat = Vec::with_capacity(want);
-    for chunk in data.corpus.chunks(256) {
-        let passages: Vec<PassageText> = chunk
-            .iter()
-            .map(|d| PassageText {
-                title: (!d.title.is_empty()).then(|| d.title.clone()),
-                content: d.text.clone(),
-                tags: Vec::new(),
-            })
-            .collect();
-        flat.extend_from_slice(embedder.embed_passages(&passages)?.as_slice());
-        bar.inc(chunk.len() as u64);
-    }
+    let v = moltsearch_engine::eval::embed_corpus_cached(embedder, &data.corpus, cache, |n| {
+        bar.set_position(n as u64)
+    })?;
     bar.finish_and_clear();
     eprintln!(
-        "embedded {} docs in {:.1} s ({:.0} docs/s)",
-        data.corpus.len(),
+        "corpus vectors ready in {:.1} s ({} docs)",
         start.elapsed().as_secs_f64(),
-        data.corpus.len() as f64 / start.elapsed().as_secs_f64()
+        data.corpus.len()
     );
-    if let Some(path) = cache {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-        for x in &flat {
-            f.write_all(&x.to_le_bytes())?;
-        }
-        f.flush()?;
-    }
-    Ok(Embeddings::from_flat(dims, flat)?)
+    Ok(v)
 }
