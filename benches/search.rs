@@ -29,19 +29,33 @@ struct Setup {
 fn setup() -> Setup {
     let path = shared_dir().join("data/wordnet/corpus.jsonl");
     let mut corpus = read_corpus(&path).unwrap_or_else(|e| panic!("{e} (set MOLTSEARCH_SHARED)"));
-    if let Some(n) = std::env::var("MOLTSEARCH_BENCH_DOCS").ok().and_then(|s| s.parse().ok()) {
+    if let Some(n) = std::env::var("MOLTSEARCH_BENCH_DOCS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         corpus.truncate(n);
     }
     corpus.retain(|d| !d.text.trim().is_empty());
-    let embedder = Embedder::builder().build().expect("run scripts/bootstrap.sh");
-    let cache = runtime::cache_dir()
-        .join("eval")
-        .join(format!("wordnet-{}-{}.f32", corpus.len(), embedder.model_id()));
+    let embedder = Embedder::builder()
+        .build()
+        .expect("run scripts/bootstrap.sh");
+    let cache = runtime::cache_dir().join("eval").join(format!(
+        "wordnet-{}-{}.f32",
+        corpus.len(),
+        embedder.model_id()
+    ));
     let start = Instant::now();
     let vectors = embed_corpus_cached(&embedder, &corpus, Some(&cache), |_| {}).unwrap();
-    eprintln!("corpus vectors: {} in {:.1} s", vectors.len(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "corpus vectors: {} in {:.1} s",
+        vectors.len(),
+        start.elapsed().as_secs_f64()
+    );
 
-    let engine = Engine::builder().embedder(embedder.clone()).open_in_memory().unwrap();
+    let engine = Engine::builder()
+        .embedder(embedder.clone())
+        .open_in_memory()
+        .unwrap();
     let team = Uuid::now_v7();
     let diaries: Vec<Uuid> = (0..100)
         .map(|i| {
@@ -92,7 +106,10 @@ fn setup() -> Setup {
         .map(|d| d.title.replace(['_', ','], " "))
         .collect();
     let qv = embedder.embed_queries(&texts).unwrap();
-    let queries = texts.into_iter().zip(qv.rows().map(<[f32]>::to_vec)).collect();
+    let queries = texts
+        .into_iter()
+        .zip(qv.rows().map(<[f32]>::to_vec))
+        .collect();
     Setup {
         engine,
         team,
@@ -108,12 +125,29 @@ fn search_benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     let team = Scope::Team { team_id: s.team };
-    let one_diary = Scope::Diaries { ids: vec![s.diaries[17]] };
+    let one_diary = Scope::Diaries {
+        ids: vec![s.diaries[17]],
+    };
     let cases: Vec<(&str, Scope, Vec<String>, SearchMode)> = vec![
         ("hybrid_all", team.clone(), vec![], SearchMode::Hybrid),
-        ("hybrid_diary_1pct", one_diary.clone(), vec![], SearchMode::Hybrid),
-        ("hybrid_tag_10pct", team.clone(), vec!["ten-percent".into()], SearchMode::Hybrid),
-        ("hybrid_tag_0.1pct", team.clone(), vec!["rare".into()], SearchMode::Hybrid),
+        (
+            "hybrid_diary_1pct",
+            one_diary.clone(),
+            vec![],
+            SearchMode::Hybrid,
+        ),
+        (
+            "hybrid_tag_10pct",
+            team.clone(),
+            vec!["ten-percent".into()],
+            SearchMode::Hybrid,
+        ),
+        (
+            "hybrid_tag_0.1pct",
+            team.clone(),
+            vec!["rare".into()],
+            SearchMode::Hybrid,
+        ),
         ("vector_all", team.clone(), vec![], SearchMode::Vector),
         ("vector_diary_1pct", one_diary, vec![], SearchMode::Vector),
         ("text_all", team.clone(), vec![], SearchMode::Text),

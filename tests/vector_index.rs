@@ -273,14 +273,14 @@ fn recall(
 #[test]
 fn hnsw_recall_at_10_vs_exact() {
     // The bench measures 100k vectors; the dev profile builds graphs ~30×
-    // slower than release, so this defaults to 3k 384-d vectors in 200
+    // slower than release, so this defaults to 2k 384-d vectors in 200
     // clusters with a cheaper graph (M 16, ef_construction 64) — a harder
     // setting for recall than the defaults. `MOLTSEARCH_TEST_VECTORS=20000`
     // runs it at full size.
     let n: usize = std::env::var("MOLTSEARCH_TEST_VECTORS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3000);
+        .unwrap_or(2000);
     let dims = 384;
     let data = clustered(n + 50, dims, 200, 1.0, 4);
     let (data, queries) = data.split_at(n * dims);
@@ -295,6 +295,7 @@ fn hnsw_recall_at_10_vs_exact() {
         .build()
         .unwrap();
     idx.insert_batch(&docs, data).unwrap();
+    idx.flush(); // seals the write buffer if `n` is below the seal threshold
     assert_eq!(idx.stats().graph_segments, 1);
     let auto = idx.search_params();
     let forced = SearchParams {

@@ -108,6 +108,9 @@ pub enum Error {
     /// The durable store failed (I/O, corruption, lock, model mismatch).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A vector was rejected by the vector index (NaN, infinite, zero).
+    #[error(transparent)]
+    VectorIndex(#[from] crate::index::vector::VectorIndexError),
     /// The text index failed.
     #[error(transparent)]
     TextIndex(#[from] crate::index::text::TextIndexError),

@@ -95,7 +95,7 @@ pub use self::builder::{
 };
 pub use self::flat::FlatIndex;
 pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};
-pub use self::store::VectorStore;
+
 use super::DocId;
 use crate::{Error, Result};
 
@@ -171,7 +171,7 @@ fn doc_suffix(doc: Option<DocId>) -> String {
 /// it travels as `InvalidConfig` with the same message; this is the one place
 /// to change then (to `e.into()`).
 pub(crate) fn vector_error(e: VectorIndexError) -> Error {
-    Error::InvalidConfig(e.to_string())
+    e.into()
 }
 
 /// The narrow seam between the engine and a vector index.

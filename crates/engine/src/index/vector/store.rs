@@ -36,11 +36,6 @@ impl VectorStore {
         }
     }
 
-    /// Dimension of every row.
-    pub fn dims(&self) -> usize {
-        self.dims
-    }
-
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.docs.len()
