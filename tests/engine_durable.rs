@@ -155,3 +155,75 @@ fn another_model_is_refused_with_a_pointer_to_reindex() {
         .unwrap();
     assert!(err.to_string().contains("reindex --reembed"), "{err}");
 }
+
+#[test]
+fn reembed_moves_a_folder_to_another_model_keeping_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (diary, ids, rel) = {
+        let engine = Engine::builder()
+            .embedder(embedder())
+            .data_dir(&data)
+            .open()
+            .unwrap();
+        let diary = engine
+            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+            .unwrap();
+        let recs = engine
+            .put_entries(
+                [
+                    "Rotated the signing key.",
+                    "Ducks on the webcam.",
+                    "Signing keys last 90 days.",
+                ]
+                .iter()
+                .map(|t| PutEntry::from(NewEntry::new(diary.id, *t)))
+                .collect(),
+            )
+            .unwrap();
+        let rel = engine
+            .relate(recs[0].id, recs[2].id, RelationKind::Supersedes)
+            .unwrap();
+        engine
+            .set_relation_status(rel.id, RelationStatus::Accepted)
+            .unwrap();
+        (
+            diary.id,
+            recs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            rel.id,
+        )
+    };
+    let fp32 = Embedder::builder()
+        .model("all-minilm-l6-v2")
+        .build()
+        .unwrap();
+    let report = moltsearch_engine::engine::reindex::reembed(&data, &fp32, 2, |_, _| {}).unwrap();
+    assert_eq!(
+        (report.entries, report.diaries, report.relations),
+        (3, 1, 1)
+    );
+    assert_eq!(report.to_model, "all-minilm-l6-v2");
+    // The old model is now refused, the new one opens with everything.
+    assert!(Engine::builder()
+        .embedder(embedder())
+        .data_dir(&data)
+        .open()
+        .is_err());
+    let engine = Engine::builder()
+        .embedder(fp32)
+        .data_dir(&data)
+        .open()
+        .unwrap();
+    assert_eq!(engine.len(), 3);
+    assert_eq!(engine.relations_of(ids[0])[0].id, rel);
+    let mut r = SearchRequest::new("signing key", Scope::Diaries { ids: vec![diary] });
+    r.filters.exclude_superseded = true;
+    let got: Vec<Uuid> = engine
+        .search(&r)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.entry.id)
+        .collect();
+    assert!(got.contains(&ids[0]) && !got.contains(&ids[2]), "{got:?}");
+}

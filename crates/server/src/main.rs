@@ -25,6 +25,8 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Search a diary of a data folder.
     Search(cli::search::SearchArgs),
+    /// Rebuild a data folder's indexes (and re-embed with --reembed).
+    Reindex(cli::reindex::ReindexArgs),
     /// Measure retrieval quality on a BEIR data set.
     Eval(cli::eval::EvalArgs),
     /// Compute MoltNet content ids (CIDv1) for JSON lines on stdin.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Import(args) => cli::import::run(args),
         Command::Search(args) => cli::search::run(args),
+        Command::Reindex(args) => cli::reindex::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Cid(args) => cli::cid::run(args),
         Command::Sign(args) => cli::sign::run(args),

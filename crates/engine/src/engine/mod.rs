@@ -10,6 +10,7 @@
 //! call or a text commit; the catalog lock is held only for map updates.
 
 mod catalog;
+pub mod reindex;
 mod search;
 
 use std::path::PathBuf;

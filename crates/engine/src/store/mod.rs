@@ -333,6 +333,32 @@ struct Meta {
     dims: usize,
 }
 
+/// The model id and dimension recorded in a data folder's `meta.json`, or
+/// `None` for a folder that holds no store yet. Lets a tool open a folder
+/// written by another model (e.g. to re-embed it).
+pub fn stored_model(
+    path: impl AsRef<std::path::Path>,
+) -> Result<Option<(String, usize)>, StoreError> {
+    let file = path.as_ref().join(META_FILE);
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                op: "read",
+                path: file,
+                source,
+            })
+        }
+    };
+    let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        file,
+        offset: 0,
+        reason: format!("not valid metadata JSON: {e}"),
+    })?;
+    Ok(Some((meta.model_id, meta.dims)))
+}
+
 /// The durable store of one data folder. `Send + Sync`: share it (e.g. in
 /// an `Arc`) between threads; appends from many threads are group-committed.
 pub struct Store {

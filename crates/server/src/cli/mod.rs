@@ -7,6 +7,7 @@ pub mod engine_args;
 pub mod eval;
 pub mod import;
 pub mod model_args;
+pub mod reindex;
 pub mod search;
 pub mod sign;
 pub mod verify;
