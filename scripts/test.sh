@@ -13,5 +13,5 @@ if [[ ! -d "$MOLTSEARCH_SHARED" ]]; then
 fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace --all-targets
+cargo test --workspace --lib --bins --tests --examples
 cargo test --workspace --doc

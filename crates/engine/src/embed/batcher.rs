@@ -107,9 +107,20 @@ impl Drop for Pool {
     }
 }
 
+/// Padding a run may add above its shortest row: 5 % + 2 tokens, at least 8.
+///
+/// Measured on 2 cores (MiniLM int8, 64 passages of 10–300 tokens): on CPU
+/// a batch of long rows costs about the sum of its rows, so every padded
+/// token is pure loss; 25 % slack made bucketed batches 20 % slower than
+/// one-at-a-time calls, 5 % made them as fast or faster. Short rows gain
+/// from batching and lose little to padding, hence the 8-token floor.
+pub(crate) fn bucket_slack(shortest: usize) -> usize {
+    (shortest / 20 + 2).max(8)
+}
+
 /// Splits rows into model runs: with `length_buckets`, rows are sorted by
-/// length and a new run starts when the length grows past 1.25× (+8 tokens)
-/// of the run's shortest row; always bounded by `max_batch_size` rows and by
+/// length and a new run starts when a row is longer than the run's shortest
+/// plus [`bucket_slack`]; always bounded by `max_batch_size` rows and by
 /// `max_batch_tokens` padded tokens. Returns row indices per run.
 pub(crate) fn plan_batches(lens: &[usize], cfg: &BatchConfig) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lens.len()).collect();
@@ -123,7 +134,7 @@ pub(crate) fn plan_batches(lens: &[usize], cfg: &BatchConfig) -> Vec<Vec<usize>>
         let len = lens[i];
         if !cur.is_empty() {
             let padded = cur_max.max(len) * (cur.len() + 1);
-            let too_long = cfg.length_buckets && len > start_len + start_len / 4 + 8;
+            let too_long = cfg.length_buckets && len > start_len + bucket_slack(start_len);
             if cur.len() >= cfg.max_batch_size || padded > cfg.max_batch_tokens || too_long {
                 runs.push(std::mem::take(&mut cur));
                 cur_max = 0;
@@ -302,7 +313,7 @@ mod tests {
             assert!(run.len() <= 4);
             let min = run.iter().map(|&i| lens[i]).min().unwrap();
             let max = run.iter().map(|&i| lens[i]).max().unwrap();
-            assert!(max <= min + min / 4 + 8, "{min}..{max}");
+            assert!(max <= min + bucket_slack(min), "{min}..{max}");
         }
         // Naive planning keeps arrival order and mixes lengths (the token
         // budget still caps it: 4 rows × 300 > 1000).

@@ -141,7 +141,7 @@ impl Default for EmbedderBuilder {
             intra_threads: None,
             workers: 1,
             max_batch_size: 32,
-            max_batch_tokens: 16_384,
+            max_batch_tokens: 4096,
             max_wait: Duration::from_millis(2),
             length_buckets: true,
         }
@@ -194,7 +194,7 @@ impl EmbedderBuilder {
         self
     }
 
-    /// Most padded tokens (rows × longest row) in one model run (default 16384).
+    /// Most padded tokens (rows × longest row) in one model run (default 4096).
     pub fn max_batch_tokens(mut self, n: usize) -> Self {
         self.max_batch_tokens = n;
         self
