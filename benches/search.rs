@@ -97,6 +97,12 @@ fn setup() -> Setup {
         start.elapsed().as_secs_f64(),
         corpus.len() as f64 / start.elapsed().as_secs_f64()
     );
+    engine.flush_indexes();
+    eprintln!(
+        "background index work done after {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        engine.describe_vector_index()
+    );
     // Queries: lemma lists of every 997th gloss, with their gloss vectors
     // perturbed by being the title only (embedded for real).
     let texts: Vec<String> = corpus

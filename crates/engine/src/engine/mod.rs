@@ -694,6 +694,18 @@ impl Engine {
             .collect()
     }
 
+    /// Waits for background index work (sealing write buffers into graph
+    /// segments, merges) to finish; useful after a bulk load, before timing.
+    /// Searches are correct at any time without it.
+    pub fn flush_indexes(&self) {
+        self.inner.vectors.flush();
+    }
+
+    /// A one-line description of the vector index layout.
+    pub fn describe_vector_index(&self) -> String {
+        self.inner.vectors.describe()
+    }
+
     /// Live entries in the engine.
     pub fn len(&self) -> usize {
         self.inner.catalog.read().entries.len()

@@ -228,6 +228,13 @@ pub trait VectorIndex: Send + Sync {
 
     /// The ids of all live docs.
     fn live_docs(&self) -> RoaringBitmap;
+    /// Finishes pending background work (sealing, merges) so searches run
+    /// on the final graph layout; a no-op for indexes without any.
+    fn flush(&self) {}
+    /// A one-line description of the index layout, for logs and benches.
+    fn describe(&self) -> String {
+        format!("{} live vectors", self.len())
+    }
 }
 
 /// Checks a vector's length and values and returns it unit-length.

@@ -497,6 +497,18 @@ impl VectorIndex for SegmentedIndex {
         self.inner.cfg.dims
     }
 
+    fn flush(&self) {
+        SegmentedIndex::flush(self);
+    }
+
+    fn describe(&self) -> String {
+        let s = self.stats();
+        format!(
+            "{} live vectors in {} segments ({} graphs, rows {:?}), {} buffered, {} tombstones",
+            s.live, s.segments, s.graph_segments, s.segment_rows, s.buffered_rows, s.tombstones
+        )
+    }
+
     fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()> {
         let v = prepare(self.inner.cfg.dims, vector, Some(doc))?;
         let dims = self.inner.cfg.dims;
