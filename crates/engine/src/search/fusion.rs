@@ -112,26 +112,10 @@ pub struct Fused {
 pub fn fuse(fusion: &Fusion, vector: &[ArmHit], text: &[ArmHit]) -> Vec<Fused> {
     let mut by_doc: HashMap<DocId, Fused> = HashMap::with_capacity(vector.len() + text.len());
     for h in vector {
-        by_doc
-            .entry(h.doc)
-            .or_insert(Fused {
-                doc: h.doc,
-                vector: None,
-                text: None,
-                relevance: 0.0,
-            })
-            .vector = Some(*h);
+        candidate(&mut by_doc, h.doc).vector = Some(*h);
     }
     for h in text {
-        by_doc
-            .entry(h.doc)
-            .or_insert(Fused {
-                doc: h.doc,
-                vector: None,
-                text: None,
-                relevance: 0.0,
-            })
-            .text = Some(*h);
+        candidate(&mut by_doc, h.doc).text = Some(*h);
     }
     let (v_min, v_max) = min_max(vector);
     let (t_min, t_max) = min_max(text);
@@ -158,6 +142,15 @@ pub fn fuse(fusion: &Fusion, vector: &[ArmHit], text: &[ArmHit]) -> Vec<Fused> {
         };
     }
     out
+}
+
+fn candidate(by_doc: &mut HashMap<DocId, Fused>, doc: DocId) -> &mut Fused {
+    by_doc.entry(doc).or_insert(Fused {
+        doc,
+        vector: None,
+        text: None,
+        relevance: 0.0,
+    })
 }
 
 fn rrf_term(k: f32, hit: Option<ArmHit>) -> f32 {

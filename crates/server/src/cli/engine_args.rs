@@ -30,6 +30,17 @@ impl EngineArgs {
     }
 }
 
+/// Which diary a command works on.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DiaryArgs {
+    /// Diary name.
+    #[arg(long)]
+    pub diary: String,
+    /// Team owning the diary (default: the nil UUID, "local").
+    #[arg(long, default_value_t = Uuid::nil())]
+    pub team: Uuid,
+}
+
 /// The diary called `name` (in `team`), if any.
 pub fn find_diary(engine: &Engine, team: Uuid, name: &str) -> Option<Diary> {
     engine

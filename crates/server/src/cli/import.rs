@@ -13,19 +13,16 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::engine_args::{diary_named, EngineArgs};
+use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
 
 /// Import a file into a diary of a data folder.
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Diary name (created when missing).
-    #[arg(long)]
-    pub diary: String,
-    /// Team owning the diary (default: the nil UUID, "local").
-    #[arg(long, default_value_t = Uuid::nil())]
-    pub team: Uuid,
+    /// The diary (created by `import` when missing).
+    #[command(flatten)]
+    pub target: DiaryArgs,
     /// Input format.
     #[arg(long, value_enum, default_value = "entries")]
     pub format: Format,
@@ -65,7 +62,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<_, _>>()
         .with_context(|| format!("reading {}", args.file.display()))?;
     let engine = args.engine.open()?;
-    let diary = diary_named(&engine, args.team, &args.diary)?;
+    let diary = diary_named(&engine, args.target.team, &args.target.diary)?;
     let mut puts = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {

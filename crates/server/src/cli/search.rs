@@ -4,9 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
-use uuid::Uuid;
 
-use super::engine_args::{find_diary, EngineArgs};
+use super::engine_args::{find_diary, DiaryArgs, EngineArgs};
 use super::eval::{parse_fusion, MatchArg, ModeArg};
 
 /// Search a diary.
@@ -14,12 +13,9 @@ use super::eval::{parse_fusion, MatchArg, ModeArg};
 pub struct SearchArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Diary name.
-    #[arg(long)]
-    pub diary: String,
-    /// Team owning the diary (default: the nil UUID, "local").
-    #[arg(long, default_value_t = Uuid::nil())]
-    pub team: Uuid,
+    /// The diary (created by `import` when missing).
+    #[command(flatten)]
+    pub target: DiaryArgs,
     /// Results.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
@@ -45,10 +41,10 @@ pub struct SearchArgs {
 /// Runs the subcommand.
 pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.open()?;
-    let diary = find_diary(&engine, args.team, &args.diary).with_context(|| {
+    let diary = find_diary(&engine, args.target.team, &args.target.diary).with_context(|| {
         format!(
             "no diary named {:?} in {}",
-            args.diary,
+            args.target.diary,
             args.engine.data_dir.display()
         )
     })?;

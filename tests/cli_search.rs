@@ -1,0 +1,109 @@
+//! `moltsearch import`, `search` and `reindex` end to end on a data folder,
+//! with the real model.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn moltsearch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_moltsearch"))
+        .args(args)
+        .output()
+        .expect("moltsearch runs")
+}
+
+fn search_json(dir: &str, query: &str) -> serde_json::Value {
+    let out = moltsearch(&[
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "demo",
+        "--json",
+        "--limit",
+        "8",
+        query,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON response")
+}
+
+#[test]
+fn import_search_reindex_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let dir = dir.to_str().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo-diary.jsonl");
+    let out = moltsearch(&[
+        "import",
+        "--data-dir",
+        dir,
+        "--diary",
+        "demo",
+        demo.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("diary now has 300 entries"));
+
+    let resp = search_json(dir, "deploy -staging");
+    let hits = resp["hits"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for h in hits {
+        let text = h["entry"]["content"].as_str().unwrap().to_lowercase();
+        let title = h["entry"]["title"].as_str().unwrap_or("").to_lowercase();
+        let tags = h["entry"]["tags"].to_string();
+        assert!(
+            !text.contains("staging") && !title.contains("staging") && !tags.contains("staging"),
+            "{h}"
+        );
+    }
+
+    let before = search_json(dir, "how do we rotate the signing keys?");
+    let out = moltsearch(&["reindex", "--data-dir", dir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = search_json(dir, "how do we rotate the signing keys?");
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["entry"]["id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&before), ids(&after));
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let dir = dir.to_str().unwrap();
+    let out = moltsearch(&["search", "--data-dir", dir, "--diary", "nope", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no diary named \"nope\""));
+
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"content\": \"fine\"}\n{\"content\": \"\"}\n").unwrap();
+    let out = moltsearch(&[
+        "import",
+        "--data-dir",
+        dir,
+        "--diary",
+        "d",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("content"), "{err}");
+}
