@@ -60,6 +60,7 @@ pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
     // checkpoint then compacts the log into a fresh snapshot.
     let start = Instant::now();
     let engine = args.engine.open()?;
+    engine.optimize_indexes();
     let opened = start.elapsed();
     engine.checkpoint()?;
     println!(

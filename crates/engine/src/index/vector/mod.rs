@@ -231,6 +231,11 @@ pub trait VectorIndex: Send + Sync {
     /// Finishes pending background work (sealing, merges) so searches run
     /// on the final graph layout; a no-op for indexes without any.
     fn flush(&self) {}
+    /// Merges the index into its fastest layout (one graph), waiting for it;
+    /// by default the same as [`VectorIndex::flush`].
+    fn optimize(&self) {
+        self.flush();
+    }
     /// A one-line description of the index layout, for logs and benches.
     fn describe(&self) -> String {
         format!("{} live vectors", self.len())

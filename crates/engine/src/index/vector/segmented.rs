@@ -160,7 +160,7 @@ impl Job {
 
 /// Picks the next job, if any: frozen buffers first, then segments with too
 /// many tombstones, then a tier of `merge_factor` similar-size segments.
-fn pick_job(snap: &Snapshot, cfg: &Config) -> Option<Job> {
+fn pick_job(snap: &Snapshot, cfg: &Config, force_merge: bool) -> Option<Job> {
     if !snap.frozen.is_empty() {
         return Some(Job {
             inputs: snap.frozen.clone(),
@@ -174,6 +174,11 @@ fn pick_job(snap: &Snapshot, cfg: &Config) -> Option<Job> {
         .collect();
     if !dirty.is_empty() {
         return Some(Job { inputs: dirty });
+    }
+    if force_merge && snap.segments.len() > 1 {
+        return Some(Job {
+            inputs: snap.segments.clone(),
+        });
     }
     // Tiers: live sizes within a factor `merge_factor` of each other, from
     // the seal threshold up.
@@ -237,6 +242,8 @@ struct Inner {
     current: RwLock<Arc<Snapshot>>,
     writer: Mutex<Writer>,
     idle: Condvar,
+    /// Set by [`SegmentedIndex::optimize`]: merge every segment into one.
+    force_merge: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
@@ -276,6 +283,7 @@ impl SegmentedIndex {
                 current: RwLock::new(Arc::new(snap)),
                 writer: Mutex::new(Writer::default()),
                 idle: Condvar::new(),
+                force_merge: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -338,6 +346,23 @@ impl SegmentedIndex {
         self.wait_idle();
     }
 
+    /// Seals the buffer and merges every segment into one graph (like a
+    /// force-merge), then waits. Searches keep running on the old layout
+    /// meanwhile. Worth it after a bulk load: each query walks every
+    /// segment, so one large graph answers several times faster than a tier
+    /// of smaller ones. Costs a full graph build of the live vectors.
+    pub fn optimize(&self) {
+        self.flush();
+        self.inner
+            .force_merge
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.kick();
+        self.wait_idle();
+        self.inner
+            .force_merge
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
     /// Blocks until no build or merge job is running or pending.
     pub fn wait_idle(&self) {
         let mut w = self.inner.writer.lock();
@@ -367,7 +392,11 @@ impl SegmentedIndex {
     fn kick(&self) {
         {
             let mut w = self.inner.writer.lock();
-            if w.job_running || pick_job(&self.inner.load(), &self.inner.cfg).is_none() {
+            let force = self
+                .inner
+                .force_merge
+                .load(std::sync::atomic::Ordering::Acquire);
+            if w.job_running || pick_job(&self.inner.load(), &self.inner.cfg, force).is_none() {
                 return;
             }
             w.job_running = true;
@@ -415,7 +444,8 @@ fn run_jobs(weak: &Weak<Inner>) {
         let (job, dead) = {
             let mut w = inner.writer.lock();
             let dead = bury(&mut w.graveyard);
-            match pick_job(&inner.load(), &cfg) {
+            let force = inner.force_merge.load(std::sync::atomic::Ordering::Acquire);
+            match pick_job(&inner.load(), &cfg, force) {
                 Some(job) => (job, dead),
                 None => {
                     w.job_running = false;
@@ -499,6 +529,10 @@ impl VectorIndex for SegmentedIndex {
 
     fn flush(&self) {
         SegmentedIndex::flush(self);
+    }
+
+    fn optimize(&self) {
+        SegmentedIndex::optimize(self);
     }
 
     fn describe(&self) -> String {
@@ -697,6 +731,24 @@ mod tests {
     }
 
     #[test]
+    fn optimize_leaves_one_segment_with_every_doc() {
+        let idx = index(64, 100);
+        for d in 0..500u32 {
+            idx.insert(d, &v(d)).unwrap();
+        }
+        idx.delete(7);
+        idx.flush();
+        assert!(idx.stats().segments > 1);
+        idx.optimize();
+        let stats = idx.stats();
+        assert_eq!(stats.segments, 1, "{stats:?}");
+        assert_eq!(stats.live, 499);
+        let live = live_once(&idx);
+        assert_eq!(live.len(), 499);
+        assert!(!live.contains(7));
+    }
+
+    #[test]
     fn seals_merges_and_keeps_each_doc_once() {
         let idx = index(4, 2);
         for d in 0..64 {
@@ -743,7 +795,7 @@ mod tests {
             assert!(snap.maybe_freeze(&idx.inner.cfg, true, &mut w.next_id));
             idx.inner.publish(snap);
         }
-        let job = pick_job(&idx.inner.load(), &idx.inner.cfg).unwrap();
+        let job = pick_job(&idx.inner.load(), &idx.inner.cfg, false).unwrap();
         assert_eq!(job.inputs.len(), 1);
         // While "building": delete a doc of the job's input and one elsewhere.
         assert!(idx.delete(30));
