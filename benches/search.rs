@@ -97,11 +97,20 @@ fn setup() -> Setup {
         start.elapsed().as_secs_f64(),
         corpus.len() as f64 / start.elapsed().as_secs_f64()
     );
+    let rss_loaded = rss_mib();
     engine.optimize_indexes();
     eprintln!(
         "index optimised (one graph) after {:.1} s: {}",
         start.elapsed().as_secs_f64(),
         engine.describe_vector_index()
+    );
+    eprintln!(
+        "RSS: {:.0} MiB before loading, {:.0} MiB loaded, {:.0} MiB after optimize \
+         (includes the model, the flat vector copy in the bench and {} entries)",
+        rss_start,
+        rss_loaded,
+        rss_mib(),
+        corpus.len()
     );
     // Queries: lemma lists of every 997th gloss, with their gloss vectors
     // perturbed by being the title only (embedded for real).
@@ -122,6 +131,18 @@ fn setup() -> Setup {
         diaries,
         queries,
     }
+}
+
+/// Resident set size of this process in MiB (Linux `/proc`; 0 elsewhere).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn search_benches(c: &mut Criterion) {

@@ -227,3 +227,41 @@ fn reembed_moves_a_folder_to_another_model_keeping_everything() {
         .collect();
     assert!(got.contains(&ids[0]) && !got.contains(&ids[2]), "{got:?}");
 }
+
+#[test]
+fn vector_arm_works_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let diary = {
+        let engine = Engine::builder()
+            .embedder(embedder())
+            .data_dir(dir.path())
+            .open()
+            .unwrap();
+        let diary = engine
+            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+            .unwrap();
+        engine
+            .put_entry(NewEntry::new(
+                diary.id,
+                "The automobile battery was flat this morning.",
+            ))
+            .unwrap();
+        engine
+            .put_entry(NewEntry::new(diary.id, "Reviewed the tantivy upgrade."))
+            .unwrap();
+        diary.id
+    };
+    let engine = Engine::builder()
+        .embedder(embedder())
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    let mut r = SearchRequest::new(
+        "my car had a dead battery",
+        Scope::Diaries { ids: vec![diary] },
+    );
+    r.mode = moltsearch_engine::search::request::SearchMode::Vector;
+    let hits = engine.search(&r).unwrap().hits;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].entry.content.contains("automobile"));
+}
