@@ -52,6 +52,7 @@ fn setup() -> Setup {
         start.elapsed().as_secs_f64()
     );
 
+    let rss_start = rss_mib();
     let engine = Engine::builder()
         .embedder(embedder.clone())
         .open_in_memory()
