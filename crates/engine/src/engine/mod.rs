@@ -8,6 +8,8 @@
 //! releases the lock, runs both arms with that bitmap pushed into them,
 //! fuses, re-weights and pages. Searches never wait behind an embedding
 //! call or a text commit; the catalog lock is held only for map updates.
+//! (An update that changes text re-embeds under the writer lock, so it
+//! stalls other writers, never readers.)
 
 mod catalog;
 pub mod reindex;
