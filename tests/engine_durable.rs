@@ -265,3 +265,43 @@ fn vector_arm_works_after_reopen() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert!(hits[0].entry.content.contains("automobile"));
 }
+
+#[test]
+fn bad_vectors_and_duplicate_ids_are_refused_before_logging() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let engine = Engine::builder()
+        .embedder(e.clone())
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    let diary = engine
+        .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+        .unwrap();
+    let mut flat = vec![0.1f32; 2 * e.dims()];
+    flat[e.dims() + 3] = f32::NAN;
+    let vectors = moltsearch_engine::embed::Embeddings::from_flat(e.dims(), flat).unwrap();
+    let puts = vec![
+        PutEntry::from(NewEntry::new(diary.id, "fine")),
+        PutEntry::from(NewEntry::new(diary.id, "has a NaN vector")),
+    ];
+    let err = engine.put_entries_with_vectors(puts, &vectors).unwrap_err();
+    assert!(matches!(err, Error::InBatch { index: 1, .. }), "{err}");
+    let id = Uuid::now_v7();
+    let twice = vec![
+        PutEntry::from(NewEntry::new(diary.id, "one")).with_id(id),
+        PutEntry::from(NewEntry::new(diary.id, "two")).with_id(id),
+    ];
+    assert!(matches!(
+        engine.put_entries(twice),
+        Err(Error::InBatch { index: 1, .. })
+    ));
+    assert_eq!(engine.len(), 0);
+    drop(engine);
+    let engine = Engine::builder()
+        .embedder(e)
+        .data_dir(dir.path())
+        .open()
+        .unwrap();
+    assert_eq!(engine.len(), 0, "nothing of a refused batch was logged");
+}

@@ -396,6 +396,16 @@ impl Engine {
                 vectors.len()
             )));
         }
+        // Checked before anything is logged: a vector the index would refuse
+        // must never reach the log, or every later open would fail on it.
+        for (index, row) in vectors.rows().enumerate() {
+            crate::index::vector::prepare(vectors.dims(), row, None).map_err(|e| {
+                Error::InBatch {
+                    index,
+                    cause: Box::new(e),
+                }
+            })?;
+        }
         self.put_batch(batch, Some(vectors))
     }
 
@@ -409,6 +419,7 @@ impl Engine {
         }
         let t = now();
         let mut entries = Vec::with_capacity(batch.len());
+        let mut seen = std::collections::HashSet::new();
         {
             let cat = self.inner.catalog.read();
             for (index, put) in batch.into_iter().enumerate() {
@@ -425,7 +436,7 @@ impl Engine {
                 let created = put.created_at.unwrap_or(t);
                 let entry = match put.id {
                     Some(id) => {
-                        if cat.entries.contains_key(&id) {
+                        if cat.entries.contains_key(&id) || !seen.insert(id) {
                             return Err(in_batch(Error::AlreadyExists { what: "entry", id }));
                         }
                         Entry::create_with_id(id, put.entry, created)
