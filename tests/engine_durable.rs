@@ -14,6 +14,22 @@ fn embedder() -> Embedder {
     Embedder::builder().build().expect("model bootstrapped")
 }
 
+/// An engine on `dir` with the default model.
+fn open_at(dir: &std::path::Path, e: &Embedder) -> Engine {
+    Engine::builder()
+        .embedder(e.clone())
+        .data_dir(dir)
+        .open()
+        .unwrap()
+}
+
+/// A fresh private diary.
+fn new_diary(engine: &Engine) -> Diary {
+    engine
+        .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
+        .unwrap()
+}
+
 fn hits(engine: &Engine, req: &SearchRequest) -> Vec<(Uuid, String)> {
     engine
         .search(req)
@@ -29,14 +45,8 @@ fn state_and_search_results_survive_reopen_without_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let e = embedder();
     let (diary, kept, updated, superseded, deleted, queries) = {
-        let engine = Engine::builder()
-            .embedder(e.clone())
-            .data_dir(dir.path())
-            .open()
-            .unwrap();
-        let diary = engine
-            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
-            .unwrap();
+        let engine = open_at(dir.path(), &e);
+        let diary = new_diary(&engine);
         let texts = [
             "Rotated the Ed25519 signing key for the notifier agent.",
             "Postgres migration 42 added an index on entries.created_at.",
@@ -166,9 +176,7 @@ fn reembed_moves_a_folder_to_another_model_keeping_everything() {
             .data_dir(&data)
             .open()
             .unwrap();
-        let diary = engine
-            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
-            .unwrap();
+        let diary = new_diary(&engine);
         let recs = engine
             .put_entries(
                 [
@@ -237,9 +245,7 @@ fn vector_arm_works_after_reopen() {
             .data_dir(dir.path())
             .open()
             .unwrap();
-        let diary = engine
-            .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
-            .unwrap();
+        let diary = new_diary(&engine);
         engine
             .put_entry(NewEntry::new(
                 diary.id,
@@ -270,14 +276,8 @@ fn vector_arm_works_after_reopen() {
 fn bad_vectors_and_duplicate_ids_are_refused_before_logging() {
     let dir = tempfile::tempdir().unwrap();
     let e = embedder();
-    let engine = Engine::builder()
-        .embedder(e.clone())
-        .data_dir(dir.path())
-        .open()
-        .unwrap();
-    let diary = engine
-        .create_diary(Diary::new(Uuid::now_v7(), "d".into(), Visibility::Private).unwrap())
-        .unwrap();
+    let engine = open_at(dir.path(), &e);
+    let diary = new_diary(&engine);
     let mut flat = vec![0.1f32; 2 * e.dims()];
     flat[e.dims() + 3] = f32::NAN;
     let vectors = moltsearch_engine::embed::Embeddings::from_flat(e.dims(), flat).unwrap();
