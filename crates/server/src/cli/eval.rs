@@ -6,16 +6,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use moltsearch_engine::embed::{runtime, Embeddings};
 use moltsearch_engine::engine::{Engine, PutEntry};
 use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
 use moltsearch_engine::eval::{evaluate, BeirDataset};
-use moltsearch_engine::index::text::TextMatch;
 use moltsearch_engine::search::fusion::Fusion;
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use uuid::Uuid;
 
+use super::common::{progress, MatchArg, ModeArg};
 use super::model_args::ModelArgs;
 
 /// Evaluate retrieval quality.
@@ -63,26 +62,6 @@ pub struct BeirArgs {
     pub no_vector_cache: bool,
     #[command(flatten)]
     pub model: ModelArgs,
-}
-
-/// `--mode` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum ModeArg {
-    /// Both arms, fused.
-    Hybrid,
-    /// Vector arm only.
-    Vector,
-    /// Text arm only.
-    Text,
-}
-
-/// `--text-match` values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum MatchArg {
-    /// Every term must match (websearch semantics).
-    All,
-    /// Any term may match.
-    Any,
 }
 
 /// Parses `rrf`, `rrf:<k>`, `weighted:<wv>:<wt>`, `convex:<alpha>`.
@@ -177,11 +156,7 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
 
-    let mode = match args.mode {
-        ModeArg::Hybrid => SearchMode::Hybrid,
-        ModeArg::Vector => SearchMode::Vector,
-        ModeArg::Text => SearchMode::Text,
-    };
+    let mode = SearchMode::from(args.mode);
     let start = Instant::now();
     let mut runs: HashMap<String, Vec<String>> = HashMap::new();
     let mut trec = String::new();
@@ -198,10 +173,7 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
         req.fusion = fusion;
         req.depth = args.depth;
         req.max_distance = args.max_distance;
-        req.text_match = match args.text_match {
-            MatchArg::All => TextMatch::All,
-            MatchArg::Any => TextMatch::Any,
-        };
+        req.text_match = args.text_match.into();
         let resp = engine.search(&req)?;
         let ranking: Vec<String> = resp
             .hits
@@ -239,17 +211,6 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
 
 fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
-}
-
-fn progress(len: u64, msg: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(msg);
-    bar
 }
 
 /// Embeds the corpus as passages, reusing a cached copy when its size fits.

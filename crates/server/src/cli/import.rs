@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use moltsearch_engine::engine::PutEntry;
 use moltsearch_engine::entry::NewEntry;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::common::progress;
 use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
 
 /// Import a file into a diary of a data folder.
@@ -80,12 +80,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         };
         puts.push(put);
     }
-    let bar = ProgressBar::new(puts.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("importing [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let bar = progress(puts.len() as u64, "importing");
     let start = Instant::now();
     let total = puts.len();
     let mut iter = puts.into_iter().peekable();

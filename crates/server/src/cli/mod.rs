@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `XArgs` and `run`.
 
 pub mod cid;
+pub mod common;
 pub mod demo;
 pub mod embed;
 pub mod engine_args;

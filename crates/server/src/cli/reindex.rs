@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use moltsearch_engine::engine::reindex::reembed;
 
+use super::common::progress;
 use super::engine_args::EngineArgs;
 
 /// Rebuild indexes from the stored entries.
@@ -30,14 +30,7 @@ pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
     if args.reembed {
         let embedder = args.engine.model.embedder()?;
         embedder.warm_up()?;
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "re-embedding [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
+        let bar = progress(0, "re-embedding");
         let report = reembed(dir, &embedder, args.batch, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);

@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
+use moltsearch_engine::search::request::{Scope, SearchRequest};
 
+use super::common::{MatchArg, ModeArg};
 use super::engine_args::{find_diary, DiaryArgs, EngineArgs};
-use super::eval::{parse_fusion, MatchArg, ModeArg};
+use super::eval::parse_fusion;
 
 /// Search a diary.
 #[derive(clap::Args, Debug)]
@@ -56,15 +57,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     );
     req.limit = args.limit;
     req.offset = args.offset;
-    req.mode = match args.mode {
-        ModeArg::Hybrid => SearchMode::Hybrid,
-        ModeArg::Vector => SearchMode::Vector,
-        ModeArg::Text => SearchMode::Text,
-    };
-    req.text_match = match args.text_match {
-        MatchArg::All => moltsearch_engine::index::text::TextMatch::All,
-        MatchArg::Any => moltsearch_engine::index::text::TextMatch::Any,
-    };
+    req.mode = args.mode.into();
+    req.text_match = args.text_match.into();
     req.fusion = parse_fusion(&args.fusion)?;
     req.explain = true;
     let start = std::time::Instant::now();
