@@ -5,14 +5,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use moltsearch_engine::engine::PutEntry;
-use moltsearch_engine::entry::{Diary, EntryType, NewEntry, Visibility};
+use moltsearch_engine::entry::{Diary, Visibility};
 use moltsearch_engine::search::request::{Scope, SearchRequest};
 use moltsearch_engine::Engine;
-use serde::Deserialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::import::entry_line;
 use super::model_args::ModelArgs;
 
 /// Load the demo diary into embedded storage (once) and show hybrid searches.
@@ -32,19 +30,6 @@ pub struct DemoArgs {
     pub limit: usize,
     #[command(flatten)]
     pub model: ModelArgs,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DemoEntry {
-    title: Option<String>,
-    content: String,
-    #[serde(default)]
-    tags: Vec<String>,
-    entry_type: Option<EntryType>,
-    importance: Option<i64>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    created_at: Option<OffsetDateTime>,
 }
 
 const DEMO_DIARY: &str = "tern's diary";
@@ -137,16 +122,10 @@ fn load(engine: &Engine, diary: &Diary, file: &PathBuf) -> anyhow::Result<()> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let d: DemoEntry = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a diary entry", file.display(), i + 1))?;
-        let mut e = NewEntry::new(diary.id, d.content);
-        e.title = d.title;
-        e.tags = Some(d.tags);
-        e.entry_type = d.entry_type;
-        e.importance = d.importance;
-        let mut put = PutEntry::from(e);
-        put.created_at = d.created_at;
-        puts.push(put);
+        puts.push(
+            entry_line(line, diary.id)
+                .with_context(|| format!("{}:{}: not a diary entry", file.display(), i + 1))?,
+        );
     }
     let start = Instant::now();
     let n = puts.len();

@@ -115,7 +115,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One `entries` line: MoltNet's entry fields, plus optional `id` and `createdAt`.
-fn entry_line(line: &str, diary: Uuid) -> anyhow::Result<PutEntry> {
+pub fn entry_line(line: &str, diary: Uuid) -> anyhow::Result<PutEntry> {
     let mut value: serde_json::Value = serde_json::from_str(line)?;
     let obj = value
         .as_object_mut()
