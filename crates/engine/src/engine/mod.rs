@@ -34,7 +34,7 @@ use crate::entry::{
 use crate::index::text::TextIndex;
 use crate::index::vector::{VectorIndex, VectorIndexBuilder};
 use crate::index::DocId;
-use crate::search::request::{Filters, Scope, SearchHit, SearchMode, SearchResponse};
+use crate::search::request::{check_page, Filters, Scope, SearchHit, SearchMode, SearchResponse};
 use crate::store::{Durability, Record, Store, StoreOptions, StoredEntry};
 use crate::{Error, Result};
 
@@ -677,7 +677,7 @@ impl Engine {
 
     /// Entries newest first under filters, with the exact total.
     pub fn list(&self, req: &ListRequest) -> Result<ListResponse> {
-        check_page(req.limit, req.offset)?;
+        check_page(req.limit, req.offset).map_err(Error::InvalidRequest)?;
         let cat = self.inner.catalog.read();
         let allow = cat.allowed(&req.scope, &req.filters);
         let (entries, total) = newest_first(&cat, &allow, req.offset, req.limit);
@@ -735,22 +735,6 @@ impl Engine {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Checks list/search paging.
-fn check_page(limit: usize, offset: usize) -> Result<()> {
-    use crate::search::request::{MAX_LIMIT, MAX_WINDOW};
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Error::InvalidRequest(format!(
-            "limit must be within 1..={MAX_LIMIT}, got {limit}"
-        )));
-    }
-    if offset.saturating_add(limit) > MAX_WINDOW {
-        return Err(Error::InvalidRequest(format!(
-            "offset + limit must be at most {MAX_WINDOW}"
-        )));
-    }
-    Ok(())
 }
 
 /// The allowed entries sorted by creation time (newest first, then id),

@@ -121,6 +121,21 @@ pub const MAX_LIMIT: usize = 1000;
 /// Largest `offset + limit` (keeps arm depth bounded).
 pub const MAX_WINDOW: usize = 10_000;
 
+/// Checks a page (`limit`, `offset`) of a search or a list; the message
+/// names the field.
+pub fn check_page(limit: usize, offset: usize) -> Result<(), String> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(format!("limit must be within 1..={MAX_LIMIT}, got {limit}"));
+    }
+    if offset.saturating_add(limit) > MAX_WINDOW {
+        return Err(format!(
+            "offset + limit must be at most {MAX_WINDOW}, got {}",
+            offset.saturating_add(limit)
+        ));
+    }
+    Ok(())
+}
+
 impl SearchRequest {
     /// A hybrid search in the given diaries.
     pub fn new(query: impl Into<String>, scope: Scope) -> Self {
@@ -133,18 +148,7 @@ impl SearchRequest {
 
     /// Checks ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        if self.limit == 0 || self.limit > MAX_LIMIT {
-            return Err(format!(
-                "limit must be within 1..={MAX_LIMIT}, got {}",
-                self.limit
-            ));
-        }
-        if self.offset + self.limit > MAX_WINDOW {
-            return Err(format!(
-                "offset + limit must be at most {MAX_WINDOW}, got {}",
-                self.offset + self.limit
-            ));
-        }
+        check_page(self.limit, self.offset)?;
         if let Some(d) = self.depth {
             if d == 0 || d > MAX_WINDOW * 2 {
                 return Err(format!(
