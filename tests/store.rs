@@ -153,14 +153,20 @@ impl Model {
         rs.iter().for_each(|r| self.apply(r));
     }
 
-    fn assert_matches(&self, got: &Recovered, context: &str) {
+    fn assert_matches(&self, store: &Store, got: &Recovered, context: &str) {
         let diaries: Vec<Diary> = self.diaries.values().cloned().collect();
         assert_eq!(got.diaries, diaries, "{context}: diaries");
         let mut entries: Vec<StoredEntry> = self.entries.values().cloned().collect();
         entries.sort_by_key(|e| e.doc);
         assert_eq!(got.entries.len(), entries.len(), "{context}: entry count");
         for (g, want) in got.entries.iter().zip(&entries) {
-            assert_eq!(g, want, "{context}: entry");
+            assert_eq!(*g.record, want.record, "{context}: entry");
+            assert_eq!(g.doc, want.doc, "{context}: doc");
+            assert_eq!(
+                store.vector(g.doc).as_ref(),
+                Some(&want.vector),
+                "{context}: vector"
+            );
         }
         let relations: Vec<Relation> = self.relations.values().cloned().collect();
         assert_eq!(got.relations, relations, "{context}: relations");
@@ -258,17 +264,17 @@ fn round_trip_in_ram() {
     let dir = RamDirectory::new();
     let mut model = Model::default();
     let (store, rec) = Store::open(dir.clone(), opts()).expect("open");
-    model.assert_matches(&rec, "empty");
+    model.assert_matches(&store, &rec, "empty");
     run_workload(&store, &mut model);
     // The deletion cascaded to relation 102; 100 survives, accepted.
     assert_eq!(model.relations.len(), 1);
-    model.assert_matches(&store.state(), "live");
+    model.assert_matches(&store, &store.state(), "live");
     assert_eq!(store.next_doc(), 4);
     assert_eq!(store.vector(3), Some(vector(3, 1)));
     assert_eq!(store.vector(0), None, "re-embedded doc 0 is retired");
     drop(store);
     let (store, rec) = Store::open(dir.clone(), opts()).expect("reopen");
-    model.assert_matches(&rec, "reopened");
+    model.assert_matches(&store, &rec, "reopened");
     assert_eq!(rec.snapshot_seq, None);
     assert_eq!(rec.replayed_records, model.last_seq);
     assert!(rec.torn_tail.is_none());
@@ -310,8 +316,8 @@ fn round_trip_on_disk() {
         let (store, _) = Store::open_path(tmp.path(), opts()).expect("open");
         run_workload(&store, &mut model);
     }
-    let (_store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
-    model.assert_matches(&rec, "reopened from disk");
+    let (store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    model.assert_matches(&store, &rec, "reopened from disk");
     let meta = std::fs::read_to_string(tmp.path().join("meta.json")).expect("meta");
     assert!(meta.contains(MODEL), "{meta}");
 }
@@ -348,7 +354,7 @@ fn torn_tail_is_cut_and_the_log_stays_usable() {
     assert_eq!(torn.file, wal);
     assert_eq!(torn.offset, last_start);
     assert_eq!(torn.dropped_bytes, full - 3 - last_start);
-    model.assert_matches(&rec, "after tear");
+    model.assert_matches(&store, &rec, "after tear");
     assert_eq!(file_len(&wal), last_start, "tail cut on disk");
 
     // Appends after recovery continue the sequence and survive a reopen.
@@ -358,9 +364,9 @@ fn torn_tail_is_cut_and_the_log_stays_usable() {
         model.last_seq
     );
     drop(store);
-    let (_store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    let (store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
     assert!(rec.torn_tail.is_none());
-    model.assert_matches(&rec, "after append following the tear");
+    model.assert_matches(&store, &rec, "after append following the tear");
 }
 
 #[test]
@@ -391,9 +397,9 @@ fn zero_filled_tail_is_a_tear() {
     let mut bytes = dir.file_bytes(&name).expect("segment");
     bytes.extend_from_slice(&[0u8; 4096]);
     dir.write_file(&name, bytes);
-    let (_store, rec) = Store::open(dir.clone(), opts()).expect("open");
+    let (store, rec) = Store::open(dir.clone(), opts()).expect("open");
     assert_eq!(rec.torn_tail.as_ref().expect("tear").dropped_bytes, 4096);
-    model.assert_matches(&rec, "zero tail");
+    model.assert_matches(&store, &rec, "zero tail");
 }
 
 fn segment_of(dir: &RamDirectory) -> String {
@@ -510,7 +516,7 @@ fn checkpoint_then_reopen_gives_the_same_state() {
             store.append(call.clone()).expect("append");
         }
         assert!(store.log_bytes() > 0);
-        model.assert_matches(&store.state(), "live after checkpoint");
+        model.assert_matches(&store, &store.state(), "live after checkpoint");
     }
     assert_eq!(
         names_with_prefix(tmp.path(), "snapshot-"),
@@ -526,7 +532,7 @@ fn checkpoint_then_reopen_gives_the_same_state() {
         "segments before the snapshot are deleted"
     );
     let (store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
-    model.assert_matches(&rec, "reopened after checkpoint");
+    model.assert_matches(&store, &rec, "reopened after checkpoint");
     assert_eq!(rec.snapshot_seq, Some(snap_seq));
     assert_eq!(rec.replayed_records, model.last_seq - snap_seq);
 
@@ -534,8 +540,8 @@ fn checkpoint_then_reopen_gives_the_same_state() {
     store.checkpoint().expect("checkpoint 2");
     store.checkpoint().expect("no-op checkpoint");
     drop(store);
-    let (_store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen 2");
-    model.assert_matches(&rec, "reopened after second checkpoint");
+    let (store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen 2");
+    model.assert_matches(&store, &rec, "reopened after second checkpoint");
     assert_eq!(rec.replayed_records, 0);
     assert_eq!(rec.snapshot_seq, Some(model.last_seq));
 }
@@ -577,8 +583,8 @@ fn leftovers_of_an_interrupted_checkpoint_are_ignored() {
         b"MOLTVEC1 orphan",
     )
     .expect("write");
-    let (_store, rec) = Store::open_path(tmp.path(), opts()).expect("open");
-    model.assert_matches(&rec, "with leftovers");
+    let (store, rec) = Store::open_path(tmp.path(), opts()).expect("open");
+    model.assert_matches(&store, &rec, "with leftovers");
     assert_eq!(rec.snapshot_seq, Some(snap_seq));
     let leftovers: Vec<String> = names_with_prefix(tmp.path(), "")
         .into_iter()
@@ -674,7 +680,7 @@ fn power_loss_keeps_every_synced_append_and_buffered_loses_only_unsynced_ones() 
     std::mem::forget(store); // crash: no clean shutdown
     dir.simulate_power_loss();
     let (store, rec) = Store::open(dir.clone(), opts()).expect("reopen");
-    model.assert_matches(&rec, "sync after power loss");
+    model.assert_matches(&store, &rec, "sync after power loss");
     drop(store);
 
     // Buffered: appends since the last sync may vanish, without damage.
@@ -694,7 +700,11 @@ fn power_loss_keeps_every_synced_append_and_buffered_loses_only_unsynced_ones() 
     std::mem::forget(store);
     dir.simulate_power_loss();
     let (store, rec) = Store::open(dir.clone(), options.clone()).expect("reopen");
-    model.assert_matches(&rec, "buffered after power loss: synced prefix only");
+    model.assert_matches(
+        &store,
+        &rec,
+        "buffered after power loss: synced prefix only",
+    );
     // A clean close under Buffered syncs.
     for call in &calls[3..] {
         model.apply_all(call);
@@ -702,8 +712,8 @@ fn power_loss_keeps_every_synced_append_and_buffered_loses_only_unsynced_ones() 
     }
     store.close().expect("close");
     dir.simulate_power_loss();
-    let (_store, rec) = Store::open(dir.clone(), options).expect("reopen");
-    model.assert_matches(&rec, "buffered after clean close");
+    let (store, rec) = Store::open(dir.clone(), options).expect("reopen");
+    model.assert_matches(&store, &rec, "buffered after clean close");
 }
 
 // --- failure injection ------------------------------------------------------
@@ -851,6 +861,7 @@ fn a_checkpoint_failing_midway_loses_nothing() {
         assert_eq!(segments.len(), 2, "{segments:?}");
         let (store, rec) = Store::open(ram.clone(), opts()).expect("recover");
         model.assert_matches(
+            &store,
             &rec,
             &format!("after failed checkpoint (early: {fail_early})"),
         );
@@ -988,11 +999,14 @@ fn checkpoints_racing_appenders_lose_nothing() {
     });
     let live = store.state();
     assert_eq!(live.entries.len(), 150);
+    let vectors: Vec<Option<Vec<f32>>> = live.entries.iter().map(|e| store.vector(e.doc)).collect();
     drop(store);
-    let (_store, mut rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    let (store, mut rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
     rec.snapshot_seq = live.snapshot_seq;
     rec.replayed_records = live.replayed_records;
     assert_eq!(rec, live);
+    let reopened: Vec<Option<Vec<f32>>> = rec.entries.iter().map(|e| store.vector(e.doc)).collect();
+    assert_eq!(reopened, vectors);
 }
 
 // --- property test ------------------------------------------------------------
@@ -1147,21 +1161,21 @@ proptest! {
         let mut model = Model::default();
         let mut counter = 0u128;
         let (mut store, rec) = Store::open(dir.clone(), opts()).expect("open");
-        model.assert_matches(&rec, "empty");
+        model.assert_matches(&store, &rec, "empty");
         for (step, op) in ops.iter().enumerate() {
             let context = format!("step {step} {op:?}");
             match op {
                 Op::Reopen => {
                     drop(store);
                     let (s, rec) = Store::open(dir.clone(), opts()).expect("reopen");
-                    model.assert_matches(&rec, &context);
+                    model.assert_matches(&s, &rec, &context);
                     store = s;
                 }
                 Op::PowerLoss => {
                     std::mem::forget(store);
                     dir.simulate_power_loss();
                     let (s, rec) = Store::open(dir.clone(), opts()).expect("reopen");
-                    model.assert_matches(&rec, &context);
+                    model.assert_matches(&s, &rec, &context);
                     store = s;
                 }
                 Op::Checkpoint => store.checkpoint().expect("checkpoint"),
@@ -1175,10 +1189,10 @@ proptest! {
                     prop_assert_eq!(last, model.last_seq);
                 }
             }
-            model.assert_matches(&store.state(), &context);
+            model.assert_matches(&store, &store.state(), &context);
         }
         drop(store);
-        let (_store, rec) = Store::open(dir.clone(), opts()).expect("final reopen");
-        model.assert_matches(&rec, "final");
+        let (store, rec) = Store::open(dir.clone(), opts()).expect("final reopen");
+        model.assert_matches(&store, &rec, "final");
     }
 }

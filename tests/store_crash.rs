@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use moltsearch_engine::entry::{Diary, EntryRecord, EntryType, Visibility};
 use moltsearch_engine::index::DocId;
-use moltsearch_engine::store::{Record, Store, StoreOptions, StoredEntry};
+use moltsearch_engine::store::{Record, RecoveredEntry, Store, StoreOptions, StoredEntry};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -192,7 +192,8 @@ fn verify(dir: &Path, acked: u64, round: usize) -> u64 {
         "round {round}: acknowledged seq {acked} lost, recovered up to {}",
         rec.last_seq
     );
-    let by_id: HashMap<Uuid, &StoredEntry> = rec.entries.iter().map(|e| (e.record.id, e)).collect();
+    let by_id: HashMap<Uuid, &RecoveredEntry> =
+        rec.entries.iter().map(|e| (e.record.id, e)).collect();
     // Seq 1 is the diary; every later seq is one batch.
     let mut expected_count = 0usize;
     for seq in 2..=rec.last_seq {
@@ -205,9 +206,10 @@ fn verify(dir: &Path, acked: u64, round: usize) -> u64 {
                     rec.last_seq
                 )
             });
-            assert_eq!(got.record, record, "round {round}: seq {seq} item {i}");
+            assert_eq!(*got.record, record, "round {round}: seq {seq} item {i}");
             assert_eq!(
-                got.vector, vector,
+                store.vector(got.doc),
+                Some(vector),
                 "round {round}: seq {seq} item {i} vector"
             );
             expected_count += 1;

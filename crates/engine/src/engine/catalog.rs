@@ -115,6 +115,11 @@ impl Catalog {
         Some(slot)
     }
 
+    /// Every live doc.
+    pub fn live(&self) -> &RoaringBitmap {
+        &self.live
+    }
+
     /// The entry indexed under `doc`, if it is live.
     pub fn entry_of(&self, doc: DocId) -> Option<&Entry> {
         let id = self.docs.get(doc as usize).copied().flatten()?;

@@ -12,6 +12,7 @@
 //! stalls other writers, never readers.)
 
 mod catalog;
+mod open;
 pub mod reindex;
 mod search;
 
@@ -26,6 +27,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::catalog::Catalog;
+pub use self::open::{OpenReport, TEXT_DIR, VECTORS_DIR};
 use crate::embed::{Embedder, Embeddings, PassageText};
 use crate::entry::{
     Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
@@ -127,6 +129,7 @@ pub struct EngineBuilder {
     data_dir: Option<PathBuf>,
     durability: Durability,
     checkpoint_bytes: Option<u64>,
+    rebuild_indexes: bool,
 }
 
 impl EngineBuilder {
@@ -155,7 +158,19 @@ impl EngineBuilder {
         self
     }
 
-    /// Log size that triggers a background snapshot (default 64 MiB).
+    /// Discards the persisted text and vector indexes of the data folder
+    /// and rebuilds them from the stored entries and vectors (no model
+    /// runs): what `moltsearch reindex` does. Without it, opening loads the
+    /// persisted indexes and indexes only what they lack.
+    pub fn rebuild_indexes(mut self, rebuild: bool) -> Self {
+        self.rebuild_indexes = rebuild;
+        self
+    }
+
+    /// Log size past which a background snapshot is written (default 64
+    /// MiB), or a quarter of the stored vectors if that is more, so the
+    /// bytes written by snapshots stay proportional to the data loaded
+    /// (each snapshot rewrites everything).
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = Some(bytes);
         self
@@ -198,55 +213,69 @@ impl EngineBuilder {
                 store: None,
                 checkpoint_bytes: u64::MAX,
                 checkpointing: Arc::new(AtomicBool::new(false)),
+                open_report: OpenReport::default(),
             }),
         })
     }
 
     fn open_on(mut self, dir: PathBuf) -> Result<Engine> {
-        let (embedder, vectors, text) = self.parts()?;
+        let embedder = match self.embedder.take() {
+            Some(e) => e,
+            None => Embedder::builder().build()?,
+        };
         let options =
             StoreOptions::new(embedder.model_id(), embedder.dims()).durability(self.durability);
         let (store, recovered) = Store::open_path(&dir, options)?;
+        let store = Arc::new(store);
         let start = std::time::Instant::now();
+        let last_seq = recovered.last_seq;
+
         let mut catalog = Catalog::default();
         for d in recovered.diaries {
             catalog.diaries.insert(d.id, d);
         }
-        let dims = embedder.dims();
-        let mut docs = Vec::with_capacity(recovered.entries.len());
-        let mut flat = Vec::with_capacity(recovered.entries.len() * dims);
         for stored in recovered.entries {
-            let entry = Entry::from_record(stored.record)?;
-            text.add(stored.doc, entry.title(), entry.content(), entry.tags())?;
-            docs.push(stored.doc);
-            flat.extend_from_slice(&stored.vector);
-            catalog.insert(entry, stored.doc);
+            let record = Arc::try_unwrap(stored.record).unwrap_or_else(|r| (*r).clone());
+            catalog.insert(Entry::from_record(record)?, stored.doc);
         }
-        text.commit()?;
-        vectors.insert_batch(&docs, &flat)?;
         for r in recovered.relations {
             catalog.relation_keys.insert(r.key(), r.id);
             catalog.relations.insert(r.id, r);
         }
         catalog.refresh_superseded();
         catalog.reserve_docs(recovered.next_doc);
+        let catalog_ms = start.elapsed().as_secs_f64() * 1e3;
+
+        let mut report = OpenReport::default();
+        let (text_dir, vectors_dir) = open::index_dirs(&dir);
+        if self.rebuild_indexes {
+            open::remove_indexes(&dir)?;
+        }
+        let text = open::text_index(&text_dir, last_seq, &mut report)?;
+        open::reconcile_text(&text, &catalog, last_seq, &mut report)?;
+        let builder = self.vector.take().unwrap_or_default().dims(embedder.dims());
+        let vectors = open::vector_index(builder, &vectors_dir, &store, &mut report)?;
+        open::reconcile_vectors(&vectors, &catalog, &store, &mut report)?;
         tracing::info!(
             dir = %dir.display(),
-            entries = docs.len(),
+            entries = catalog.entries.len(),
             replayed = recovered.replayed_records,
-            index_ms = start.elapsed().as_secs_f64() * 1e3,
+            catalog_ms,
+            total_ms = start.elapsed().as_secs_f64() * 1e3,
+            ?report,
             "engine opened"
         );
         Ok(Engine {
             inner: Arc::new(Inner {
                 embedder,
                 catalog: RwLock::new(catalog),
-                vectors,
+                vectors: Box::new(vectors),
                 text,
                 writer: Mutex::new(()),
-                store: Some(Arc::new(store)),
+                store: Some(store),
                 checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
                 checkpointing: Arc::new(AtomicBool::new(false)),
+                open_report: report,
             }),
         })
     }
@@ -270,6 +299,8 @@ struct Inner {
     store: Option<Arc<Store>>,
     checkpoint_bytes: u64,
     checkpointing: Arc<AtomicBool>,
+    /// What opening the data folder found and did.
+    open_report: OpenReport,
 }
 
 fn now() -> OffsetDateTime {
@@ -292,9 +323,8 @@ impl Engine {
             return Ok(());
         };
         store.append(records)?;
-        if store.log_bytes() > self.inner.checkpoint_bytes
-            && !self.inner.checkpointing.swap(true, Ordering::AcqRel)
-        {
+        let threshold = self.inner.checkpoint_bytes.max(store.vector_bytes() / 4);
+        if store.log_bytes() > threshold && !self.inner.checkpointing.swap(true, Ordering::AcqRel) {
             let (store, flag) = (store.clone(), self.inner.checkpointing.clone());
             std::thread::spawn(move || {
                 if let Err(e) = store.checkpoint() {
@@ -304,6 +334,23 @@ impl Engine {
             });
         }
         Ok(())
+    }
+
+    /// Commits the text index; on a data folder, stamped with the last log
+    /// position, which every write it holds is at or before (writer lock
+    /// held).
+    fn commit_text(&self) -> Result<()> {
+        match &self.inner.store {
+            Some(store) => self.inner.text.commit_stamped(store.last_seq())?,
+            None => self.inner.text.commit()?,
+        }
+        Ok(())
+    }
+
+    /// What opening the data folder found in its persisted indexes and had
+    /// to index or remove (all zero in memory).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.open_report
     }
 
     /// Writes a snapshot now and starts a fresh log (no-op in memory).
@@ -506,7 +553,7 @@ impl Engine {
                 .text
                 .add(*doc, e.title(), e.content(), e.tags())?;
         }
-        self.inner.text.commit()?;
+        self.commit_text()?;
         Ok(())
     }
 
@@ -577,7 +624,7 @@ impl Engine {
     fn retire(&self, doc: DocId) -> Result<()> {
         self.inner.vectors.delete(doc);
         self.inner.text.delete(doc)?;
-        self.inner.text.commit()?;
+        self.commit_text()?;
         Ok(())
     }
 

@@ -97,7 +97,7 @@ pub fn reembed(
             .iter()
             .zip(vectors.rows())
             .map(|(e, v)| StoredEntry {
-                record: e.record.clone(),
+                record: (*e.record).clone(),
                 doc: e.doc,
                 vector: v.to_vec(),
             })

@@ -305,8 +305,11 @@ pub struct TornTail {
 pub struct Recovered {
     /// Diaries, by id.
     pub diaries: Vec<Diary>,
-    /// Live entries (latest version, deleted ones gone), by doc id.
-    pub entries: Vec<StoredEntry>,
+    /// Live entries (latest version, deleted ones gone), by doc id. Their
+    /// vectors stay in the store (mostly in the memory-mapped snapshot):
+    /// fetch the ones you need with [`Store::vector`], so opening a large
+    /// folder does not copy every vector onto the heap.
+    pub entries: Vec<RecoveredEntry>,
     /// Relations, by id.
     pub relations: Vec<Relation>,
     /// One past the largest doc id ever used, deleted ones included: the
@@ -324,6 +327,16 @@ pub struct Recovered {
     pub replayed_records: u64,
     /// The torn last append that was cut off, if any.
     pub torn_tail: Option<TornTail>,
+}
+
+/// A live entry as recovered: its record (shared with the store, not
+/// copied) and its doc id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredEntry {
+    /// The entry's data, as last logged.
+    pub record: Arc<crate::entry::EntryRecord>,
+    /// Doc id the indexes use.
+    pub doc: DocId,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -799,6 +812,12 @@ impl Store {
         self.state.read().vectors.get(doc)
     }
 
+    /// Bytes of the live vectors (entries × dims × 4): most of what a
+    /// snapshot writes, so the engine scales its checkpoint interval by it.
+    pub fn vector_bytes(&self) -> u64 {
+        self.len() as u64 * self.options.dims as u64 * 4
+    }
+
     /// Live entries.
     pub fn len(&self) -> usize {
         self.state.read().entries.len()
@@ -809,8 +828,8 @@ impl Store {
         self.len() == 0
     }
 
-    /// A full copy of the current state in the form [`Store::open`] returns
-    /// (costly: copies every entry and vector; for tests and tools).
+    /// The current state in the form [`Store::open`] returns (records are
+    /// shared, vectors stay in the store: see [`Store::vector`]).
     pub fn state(&self) -> Recovered {
         let snap = *self.snapshot_seq.lock();
         self.state

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::record::{Record, StoredEntry};
 use super::snapshot::VectorFile;
-use super::Recovered;
+use super::{Recovered, RecoveredEntry};
 use crate::entry::{Diary, EntryRecord, Relation};
 use crate::index::DocId;
 
@@ -245,10 +245,9 @@ impl State {
         slots.sort_by_key(|s| s.doc);
         let entries = slots
             .into_iter()
-            .map(|s| StoredEntry {
-                record: (*s.record).clone(),
+            .map(|s| RecoveredEntry {
+                record: Arc::clone(&s.record),
                 doc: s.doc,
-                vector: self.vectors.get(s.doc).unwrap_or_default(),
             })
             .collect();
         let mut diaries: Vec<Diary> = self.diaries.values().cloned().collect();

@@ -349,6 +349,51 @@ impl TextIndex {
         Ok(())
     }
 
+    /// Like [`commit`](TextIndex::commit), and records `stamp` with the
+    /// commit (tantivy's commit payload) so a reopened index can tell which
+    /// write-ahead-log position it includes ([`TextIndex::stamp`]).
+    pub fn commit_stamped(&self, stamp: u64) -> Result<(), TextIndexError> {
+        let mut writer = self.writer.lock();
+        let mut prepared = writer
+            .prepare_commit()
+            .map_err(self.error(TextOp::Commit))?;
+        prepared.set_payload(&stamp.to_string());
+        prepared.commit().map_err(self.error(TextOp::Commit))?;
+        self.reader.reload().map_err(self.error(TextOp::Reload))?;
+        Ok(())
+    }
+
+    /// The stamp of the last [`commit_stamped`](TextIndex::commit_stamped)
+    /// (`None` for a new index, or one last committed without a stamp).
+    pub fn stamp(&self) -> Result<Option<u64>, TextIndexError> {
+        let metas = self.index.load_metas().map_err(self.error(TextOp::Open))?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()))
+    }
+
+    /// The ids of every searchable document (as of the last commit), read
+    /// from the id fast field: what the engine compares with its log on open
+    /// to index only what is missing and delete what is gone.
+    pub fn doc_ids(&self) -> Result<RoaringBitmap, TextIndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = RoaringBitmap::new();
+        for segment in searcher.segment_readers() {
+            let column = segment
+                .fast_fields()
+                .u64(schema::DOC)
+                .map_err(self.error(TextOp::Open))?;
+            let alive = segment.alive_bitset();
+            for local in 0..segment.max_doc() {
+                if alive.is_some_and(|a| !a.is_alive(local)) {
+                    continue;
+                }
+                if let Some(id) = column.first(local) {
+                    ids.insert(id as DocId);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Number of searchable documents (as of the last commit).
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
