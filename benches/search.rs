@@ -10,14 +10,14 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use moltsearch_engine::embed::{runtime, Embedder, Embeddings};
-use moltsearch_engine::engine::PutEntry;
-use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
-use moltsearch_engine::eval::{embed_corpus_cached, read_corpus, shared_dir};
 use moltsearch_engine::index::text::TextMatch;
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use moltsearch_engine::Engine;
 use uuid::Uuid;
+
+#[path = "common/wordnet.rs"]
+mod wordnet;
+use wordnet::rss_mib;
 
 struct Setup {
     engine: Engine,
@@ -27,70 +27,27 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let path = shared_dir().join("data/wordnet/corpus.jsonl");
-    let mut corpus = read_corpus(&path).unwrap_or_else(|e| panic!("{e} (set MOLTSEARCH_SHARED)"));
-    if let Some(n) = std::env::var("MOLTSEARCH_BENCH_DOCS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        corpus.truncate(n);
-    }
-    corpus.retain(|d| !d.text.trim().is_empty());
-    let embedder = Embedder::builder()
-        .build()
-        .expect("run scripts/bootstrap.sh");
-    let cache = runtime::cache_dir().join("eval").join(format!(
-        "wordnet-{}-{}.f32",
-        corpus.len(),
-        embedder.model_id()
-    ));
-    let start = Instant::now();
-    let vectors = embed_corpus_cached(&embedder, &corpus, Some(&cache), |_| {}).unwrap();
-    eprintln!(
-        "corpus vectors: {} in {:.1} s",
-        vectors.len(),
-        start.elapsed().as_secs_f64()
-    );
-
+    let wordnet::Wordnet {
+        corpus,
+        vectors,
+        embedder,
+    } = wordnet::load();
     let rss_start = rss_mib();
     let engine = Engine::builder()
         .embedder(embedder.clone())
         .open_in_memory()
         .unwrap();
-    let team = Uuid::now_v7();
-    let diaries: Vec<Uuid> = (0..100)
-        .map(|i| {
-            engine
-                .create_diary(Diary::new(team, format!("diary {i}"), Visibility::Private).unwrap())
-                .unwrap()
-                .id
-        })
-        .collect();
+    let (team, diaries) = wordnet::diaries(&engine);
     let start = Instant::now();
-    let dims = vectors.dims();
     for (c, chunk) in corpus.chunks(4096).enumerate() {
-        let puts: Vec<PutEntry> = chunk
+        let first = c * 4096;
+        let puts = chunk
             .iter()
             .enumerate()
-            .map(|(i, d)| {
-                let n = c * 4096 + i;
-                let mut e = NewEntry::new(diaries[n % 100], d.text.clone());
-                e.title = Some(d.title.chars().take(255).collect());
-                let mut tags = Vec::new();
-                if n % 10 == 3 {
-                    tags.push("ten-percent".to_string());
-                }
-                if n % 1000 == 7 {
-                    tags.push("rare".to_string());
-                }
-                e.tags = Some(tags);
-                PutEntry::from(e)
-            })
+            .map(|(i, d)| wordnet::entry(d, first + i, &diaries))
             .collect();
-        let rows = vectors.as_slice()[c * 4096 * dims..(c * 4096 + chunk.len()) * dims].to_vec();
-        engine
-            .put_entries_with_vectors(puts, &Embeddings::from_flat(dims, rows).unwrap())
-            .unwrap();
+        let rows = wordnet::rows(&vectors, first..first + chunk.len());
+        engine.put_entries_with_vectors(puts, &rows).unwrap();
     }
     eprintln!(
         "indexed {} entries in {:.1} s ({:.0} entries/s, precomputed vectors)",
@@ -132,18 +89,6 @@ fn setup() -> Setup {
         diaries,
         queries,
     }
-}
-
-/// Resident set size of this process in MiB (Linux `/proc`; 0 elsewhere).
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn search_benches(c: &mut Criterion) {

@@ -1,0 +1,263 @@
+//! Durable storage on real data (WordNet glosses with their real vectors):
+//!
+//! - `ingest_precomputed`: bulk ingest with precomputed vectors into a new
+//!   data folder, acknowledged writes per second (graph builds go on in the
+//!   background; the time until they finish is printed);
+//! - `open_to_first_search`: opening a data folder of 100k entries (and 1M
+//!   with `MOLTSEARCH_BENCH_1M=1`) until the first hybrid search returns,
+//!   page cache warm. Folders are built once into `<cache>/bench/`.
+//!
+//! Run: `cargo bench -p moltsearch-engine --bench storage` (after
+//! `scripts/bootstrap.sh`; the first run embeds WordNet, several minutes on
+//! 2 cores, and builds the 100k folder, about 2 minutes; the 1M folder takes
+//! about 15 minutes more).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use moltsearch_engine::embed::{runtime, Embeddings};
+use moltsearch_engine::index::text::TextMatch;
+use moltsearch_engine::index::vector::VectorIndexBuilder;
+use moltsearch_engine::search::request::{Scope, SearchRequest};
+use moltsearch_engine::store::Durability;
+use moltsearch_engine::Engine;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[path = "common/wordnet.rs"]
+mod wordnet;
+use wordnet::{proc_status_kib, rss_mib, Wordnet};
+
+/// Entries per timed ingest run.
+const INGEST: usize = 20_000;
+
+fn bench_dir() -> PathBuf {
+    let dir = runtime::cache_dir().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ingest(c: &mut Criterion, w: &Wordnet) {
+    let n = INGEST.min(w.corpus.len());
+    let mut g = c.benchmark_group("ingest_precomputed");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(n as u64));
+    let cases = [
+        ("sync_batch1000", Durability::Sync, 1000),
+        ("sync_batch5000", Durability::Sync, 5000),
+        ("buffered_batch1000", Durability::Buffered, 1000),
+    ];
+    for (name, durability, batch) in cases {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
+                    let engine = Engine::builder()
+                        .embedder(w.embedder.clone())
+                        .data_dir(tmp.path())
+                        .durability(durability)
+                        .open()
+                        .unwrap();
+                    let (_, diaries) = wordnet::diaries(&engine);
+                    let start = Instant::now();
+                    for first in (0..n).step_by(batch) {
+                        let end = (first + batch).min(n);
+                        let puts = (first..end)
+                            .map(|i| wordnet::entry(&w.corpus[i], i, &diaries))
+                            .collect();
+                        let rows = wordnet::rows(&w.vectors, first..end);
+                        engine.put_entries_with_vectors(puts, &rows).unwrap();
+                    }
+                    let took = start.elapsed();
+                    total += took;
+                    engine.flush_indexes();
+                    eprintln!(
+                        "{name}: {n} entries acknowledged in {:.2} s ({:.0}/s); graphs built \
+                         {:.2} s later",
+                        took.as_secs_f64(),
+                        n as f64 / took.as_secs_f64(),
+                        (start.elapsed() - took).as_secs_f64()
+                    );
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Builds the folder `name` once with `load`, which gets a fresh engine;
+/// a `READY` marker makes later runs reuse it.
+fn fixture(name: &str, vector: VectorIndexBuilder, w: &Wordnet, load: impl FnOnce(&Engine)) -> PathBuf {
+    let dir = bench_dir().join(format!("{name}-{}", w.embedder.model_id()));
+    if dir.join("READY").exists() {
+        return dir;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    let start = Instant::now();
+    let engine = Engine::builder()
+        .embedder(w.embedder.clone())
+        .vector_index(vector)
+        .data_dir(&dir)
+        .durability(Durability::Buffered)
+        .open()
+        .unwrap();
+    load(&engine);
+    engine.flush_indexes();
+    engine.checkpoint().unwrap();
+    eprintln!(
+        "built {name}: {} entries in {:.0} s; {}",
+        engine.len(),
+        start.elapsed().as_secs_f64(),
+        engine.describe_vector_index()
+    );
+    drop(engine);
+    std::fs::write(dir.join("READY"), b"").unwrap();
+    dir
+}
+
+/// Loads `total` entries: the corpus over and over, each pass with its
+/// own suffix on the text and its vectors jittered (renormalised), so the
+/// copies are distinct entries with distinct vectors.
+fn load_entries(engine: &Engine, w: &Wordnet, total: usize) {
+    let (_, diaries) = wordnet::diaries(engine);
+    let dims = w.vectors.dims();
+    let mut rng = StdRng::seed_from_u64(7);
+    let batch = 5000;
+    let started = Instant::now();
+    let mut n = 0;
+    while n < total {
+        let pass = n / w.corpus.len();
+        let first = n % w.corpus.len();
+        let end = (first + batch).min(w.corpus.len()).min(first + total - n);
+        let puts = (first..end)
+            .map(|i| {
+                let mut e = wordnet::entry(&w.corpus[i], n + i - first, &diaries);
+                if pass > 0 {
+                    e.entry.content = format!("{} (pass {pass})", e.entry.content);
+                }
+                e
+            })
+            .collect();
+        let rows = if pass == 0 {
+            wordnet::rows(&w.vectors, first..end)
+        } else {
+            let mut flat = w.vectors.as_slice()[first * dims..end * dims].to_vec();
+            for row in flat.chunks_mut(dims) {
+                row.iter_mut().for_each(|x| *x += rng.random_range(-0.02..0.02));
+                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                row.iter_mut().for_each(|x| *x /= norm);
+            }
+            Embeddings::from_flat(dims, flat).unwrap()
+        };
+        engine.put_entries_with_vectors(puts, &rows).unwrap();
+        n += end - first;
+        if n % 100_000 < batch {
+            eprintln!("  {n} entries in {:.0} s", started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+fn open_and_search(dir: &Path, w: &Wordnet, query: &(String, Vec<f32>)) -> Engine {
+    let engine = Engine::builder()
+        .embedder(w.embedder.clone())
+        .data_dir(dir)
+        .open()
+        .unwrap();
+    let team = engine.list_diaries(None)[0].team_id;
+    let mut req = SearchRequest::new(query.0.clone(), Scope::Team { team_id: team });
+    req.text_match = TextMatch::Any;
+    req.query_vector = Some(query.1.clone());
+    let hits = engine.search(&req).unwrap().hits;
+    assert_eq!(hits.len(), 10);
+    engine
+}
+
+fn open_bench(c: &mut Criterion, w: &Wordnet) {
+    let query = {
+        let text = w.corpus[4242].title.replace(['_', ','], " ");
+        let v = w.embedder.embed_queries(std::slice::from_ref(&text)).unwrap();
+        (text, v.row(0).to_vec())
+    };
+    let n100k = 100_000.min(w.corpus.len());
+    let mut folders = vec![(
+        "open_100k",
+        fixture("storage-100k", VectorIndexBuilder::new(), w, |e| {
+            load_entries(e, w, n100k);
+            e.optimize_indexes();
+        }),
+    )];
+    if std::env::var("MOLTSEARCH_BENCH_1M").is_ok_and(|v| v == "1") {
+        // Segments of at most 256k rows built once each, no merges: a 1M
+        // graph through the default tiered merges would be rebuilt 4 times.
+        let vector = VectorIndexBuilder::new()
+            .seal_threshold(1 << 18)
+            .max_segment_len(1 << 18);
+        folders.push((
+            "open_1m",
+            fixture("storage-1m", vector, w, |e| load_entries(e, w, 1_000_000)),
+        ));
+    }
+    let mut g = c.benchmark_group("open_to_first_search");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(30));
+    for (name, dir) in &folders {
+        let before = (rss_mib(), proc_status_kib("RssAnon:") / 1024.0);
+        let engine = open_and_search(dir, w, &query);
+        eprintln!(
+            "{name}: {} entries; {:?}; RSS +{:.0} MiB ({:.0} MiB anonymous); {}",
+            engine.len(),
+            engine.open_report(),
+            rss_mib() - before.0,
+            proc_status_kib("RssAnon:") / 1024.0 - before.1,
+            engine.describe_vector_index()
+        );
+        drop(engine);
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let engine = open_and_search(dir, w, &query);
+                    total += start.elapsed();
+                    drop(engine);
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Whether the command line's filter (if any) can select benchmarks of
+/// `group`: fixtures are built only for groups that will run.
+fn wanted(group: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| group.contains(f.as_str()) || f.contains(group))
+}
+
+fn storage_benches(c: &mut Criterion) {
+    let w = wordnet::load();
+    if wanted("ingest_precomputed") {
+        ingest(c, &w);
+    }
+    if wanted("open_to_first_search") {
+        open_bench(c, &w);
+    }
+}
+
+criterion_group!(benches, storage_benches);
+criterion_main!(benches);
