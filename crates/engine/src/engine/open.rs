@@ -177,11 +177,7 @@ pub(crate) fn reconcile_vectors(
 ) -> Result<()> {
     let present = vectors.live_docs();
     let live = catalog.live();
-    let extra = &present - live;
-    for doc in &extra {
-        vectors.delete(doc);
-    }
-    report.vectors_removed = extra.len();
+    report.vectors_removed = vectors.retain(live) as u64;
     let missing: Vec<DocId> = (live - &present).iter().collect();
     report.vectors_added = missing.len() as u64;
     let dims = vectors.dims();

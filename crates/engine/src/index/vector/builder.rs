@@ -4,8 +4,12 @@
 //! on a 2-core x86-64 box (see `benches/vector.rs` and the numbers next to
 //! each constant).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use super::flat::FlatIndex;
 use super::graph::HnswParams;
+use super::kernel::MAX_INT8_DIMS;
 use super::segmented::SegmentedIndex;
 use crate::{Error, Result};
 
@@ -44,6 +48,48 @@ pub const DEFAULT_MERGE_FACTOR: usize = 4;
 pub const DEFAULT_MAX_SEGMENT_LEN: usize = 1 << 20;
 /// Tombstone ratio above which a segment is rebuilt without its dead rows.
 pub const DEFAULT_REBUILD_RATIO: f32 = 0.2;
+/// Default re-scoring depth of int8 exact scans: the best `k × 4` int8
+/// estimates are re-scored with exact `f32` dot products (graph walks
+/// re-score their whole `ef` beam instead). See `benches/vector.rs` and
+/// `tests/vector_persist.rs` for the recall it gives.
+pub const DEFAULT_RESCORE_FACTOR: usize = 4;
+
+/// How sealed segments hold their vectors for searching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Quantization {
+    /// Searches read the `f32` rows (on the heap, or mapped from the
+    /// segment file when the index has a directory).
+    #[default]
+    None,
+    /// Searches walk graphs and scan on per-row int8 codes (a quarter of
+    /// the bytes, kept on the heap), then re-score the best candidates with
+    /// exact `f32` dot products; returned distances are exact. The memory
+    /// saving needs a [directory](VectorIndexBuilder::directory): there the
+    /// `f32` rows stay in the mapped segment files (page cache, read only
+    /// for re-scoring); without one they stay on the heap next to the codes.
+    Int8,
+}
+
+impl std::fmt::Display for Quantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "f32",
+            Self::Int8 => "int8",
+        })
+    }
+}
+
+/// Called before each manifest write of a persisted index (see
+/// [`VectorIndexBuilder::before_persist`]).
+#[derive(Clone)]
+pub struct PersistHook(pub Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>);
+
+impl std::fmt::Debug for PersistHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersistHook(..)")
+    }
+}
 
 /// Everything the live index needs to know, after validation.
 #[derive(Clone, Debug)]
@@ -57,6 +103,10 @@ pub(crate) struct Config {
     pub(crate) max_segment_len: usize,
     pub(crate) rebuild_ratio: f32,
     pub(crate) background: bool,
+    pub(crate) quantization: Quantization,
+    /// Folder of the persisted segments, if any.
+    pub(crate) directory: Option<PathBuf>,
+    pub(crate) before_persist: Option<PersistHook>,
 }
 
 /// Query-time knobs: they can be changed on a live index without a rebuild
@@ -71,6 +121,10 @@ pub struct SearchParams {
     /// A part whose allowed live docs are at most this fraction of its live
     /// docs is scanned exactly, in `[0, 1]`.
     pub exact_scan_fraction: f32,
+    /// With [`Quantization::Int8`]: an exact scan keeps the best
+    /// `k × rescore_factor` int8 estimates and re-scores them in `f32`
+    /// (at least 1).
+    pub rescore_factor: usize,
 }
 
 impl Default for SearchParams {
@@ -79,6 +133,7 @@ impl Default for SearchParams {
             ef_search: DEFAULT_EF_SEARCH,
             exact_scan_max: DEFAULT_EXACT_SCAN_MAX,
             exact_scan_fraction: DEFAULT_EXACT_SCAN_FRACTION,
+            rescore_factor: DEFAULT_RESCORE_FACTOR,
         }
     }
 }
@@ -88,6 +143,11 @@ impl SearchParams {
     pub fn validate(&self) -> Result<()> {
         if self.ef_search == 0 {
             return Err(Error::InvalidConfig("ef_search must be at least 1".into()));
+        }
+        if self.rescore_factor == 0 {
+            return Err(Error::InvalidConfig(
+                "rescore_factor must be at least 1".into(),
+            ));
         }
         if !(0.0..=1.0).contains(&self.exact_scan_fraction) {
             return Err(Error::InvalidConfig(format!(
@@ -155,6 +215,9 @@ impl VectorIndexBuilder {
                 max_segment_len: DEFAULT_MAX_SEGMENT_LEN,
                 rebuild_ratio: DEFAULT_REBUILD_RATIO,
                 background: true,
+                quantization: Quantization::None,
+                directory: None,
+                before_persist: None,
             },
         }
     }
@@ -240,6 +303,49 @@ impl VectorIndexBuilder {
         self
     }
 
+    /// How sealed segments are searched: exact `f32` rows (default) or
+    /// int8 codes with exact re-scoring ([`Quantization::Int8`]). Segment
+    /// files always hold both, so this can change between opens.
+    pub fn quantization(mut self, quantization: Quantization) -> Self {
+        self.cfg.quantization = quantization;
+        self
+    }
+
+    /// With [`Quantization::Int8`]: how many int8 candidates per wanted hit
+    /// an exact scan re-scores in `f32` (default
+    /// [`DEFAULT_RESCORE_FACTOR`]).
+    pub fn rescore_factor(mut self, factor: usize) -> Self {
+        self.cfg.search.rescore_factor = factor;
+        self
+    }
+
+    /// Persists sealed segments in `path`, a folder the index owns
+    /// exclusively (created if missing): [`build`](Self::build) then opens
+    /// the segments listed there (an empty index if there are none), and
+    /// every segment a background job seals, rebuilds or merges is written
+    /// to its own file before it is installed. Write buffers are not
+    /// persisted: after reopening, insert the docs missing from
+    /// [`VectorIndex::members`](super::VectorIndex::members) and
+    /// [`retain`](super::VectorIndex::retain) the ones still wanted. See the
+    /// [module docs](super) for the file format and the crash story.
+    pub fn directory(mut self, path: impl AsRef<Path>) -> Self {
+        self.cfg.directory = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Calls `hook` before each manifest write of a persisted index (the
+    /// engine fsyncs its write-ahead log there, so the persisted index never
+    /// holds docs the durable log does not). If it fails the manifest is not
+    /// written (a warning is logged); the new segments are listed by the
+    /// next manifest write (next install, or [`flush`](SegmentedIndex::flush)).
+    pub fn before_persist(
+        mut self,
+        hook: Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>,
+    ) -> Self {
+        self.cfg.before_persist = Some(PersistHook(hook));
+        self
+    }
+
     fn validated(self) -> Result<Config> {
         let c = self.cfg;
         if c.dims == 0 {
@@ -260,6 +366,12 @@ impl VectorIndexBuilder {
                 c.merge_factor
             )));
         }
+        if c.quantization == Quantization::Int8 && c.dims > MAX_INT8_DIMS {
+            return Err(Error::InvalidConfig(format!(
+                "int8 quantization supports at most {MAX_INT8_DIMS} dimensions, got {}",
+                c.dims
+            )));
+        }
         if !(c.rebuild_ratio > 0.0 && c.rebuild_ratio <= 1.0) {
             return Err(Error::InvalidConfig(format!(
                 "rebuild_ratio must be in (0, 1], got {}",
@@ -269,9 +381,15 @@ impl VectorIndexBuilder {
         Ok(c)
     }
 
-    /// The live index: HNSW segments + exact write buffer.
+    /// The live index: HNSW segments + exact write buffer; with a
+    /// [`directory`](Self::directory), opened from the segments persisted
+    /// there.
+    ///
+    /// Fails with [`VectorIndexError::CorruptFile`](super::VectorIndexError)
+    /// naming the file when a listed segment is missing, truncated or
+    /// damaged, and with an I/O error when the folder cannot be read.
     pub fn build(self) -> Result<SegmentedIndex> {
-        Ok(SegmentedIndex::with_config(self.validated()?))
+        SegmentedIndex::open(self.validated()?)
     }
 
     /// An exact [`FlatIndex`] of the configured dimension (other settings
@@ -298,6 +416,12 @@ mod tests {
         assert!(b().exact_scan_fraction(f32::NAN).build().is_err());
         assert!(b().merge_factor(1).build().is_err());
         assert!(b().rebuild_ratio(0.0).build().is_err());
+        assert!(b().rescore_factor(0).build().is_err());
+        assert!(b()
+            .dims(MAX_INT8_DIMS + 1)
+            .quantization(Quantization::Int8)
+            .build()
+            .is_err());
         assert!(b().dims(0).build_flat().is_err());
     }
 

@@ -27,6 +27,7 @@ use std::collections::{BinaryHeap, HashMap};
 use hnsw_rs::prelude::{Distance, Hnsw};
 
 use super::kernel;
+use super::mapped::Backing;
 use super::store::VectorStore;
 use crate::{Error, Result};
 
@@ -38,7 +39,7 @@ const MAX_LAYERS: usize = 16;
 const PARALLEL_BUILD_MIN: usize = 2_000;
 
 /// Marks an unused link slot.
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// Graph construction parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,16 +81,45 @@ impl Distance<f32> for CosineDist {
     }
 }
 
+/// What a graph walk measures distances with: the `f32` rows of a store, or
+/// (quantized search) their int8 codes. Generic rather than a closure so the
+/// hot loop is monomorphised and inlined.
+pub(crate) trait Scorer {
+    /// Cosine distance of the query to row `slot`, in `[0, 2]`.
+    fn distance(&self, slot: u32) -> f32;
+    /// Starts loading row `slot` into cache.
+    fn prefetch(&self, slot: u32);
+}
+
+/// Exact distances over a store's `f32` rows.
+pub(crate) struct F32Scorer<'a> {
+    pub(crate) store: &'a VectorStore,
+    pub(crate) query: &'a [f32],
+}
+
+impl Scorer for F32Scorer<'_> {
+    #[inline]
+    fn distance(&self, slot: u32) -> f32 {
+        kernel::cosine_distance(self.query, self.store.vector(slot as usize))
+    }
+
+    #[inline]
+    fn prefetch(&self, slot: u32) {
+        kernel::prefetch(self.store.vector(slot as usize), usize::MAX);
+    }
+}
+
 /// A frozen HNSW graph over the rows of one sorted [`VectorStore`]. Node ids
 /// are row slots, so slot order is doc order.
 pub(crate) struct Graph {
-    /// Bottom-layer links: `width` slots per node, padded with [`NONE`].
-    links0: Vec<u32>,
-    width: usize,
+    /// Bottom-layer links: `width` slots per node, padded with [`NONE`]
+    /// (borrowed from the segment file when persisted).
+    pub(crate) links0: Backing<u32>,
+    pub(crate) width: usize,
     /// Layers `1..`: links of the few nodes that reach them.
-    upper: Vec<HashMap<u32, Box<[u32]>>>,
+    pub(crate) upper: Vec<HashMap<u32, Box<[u32]>>>,
     /// Where every search starts: a node of the top layer.
-    entry: u32,
+    pub(crate) entry: u32,
 }
 
 /// Heap key: the distance's bits (monotone for non-negative floats) then the
@@ -137,13 +167,15 @@ impl Graph {
 
     /// Copies `hnsw`'s links into flat arrays.
     fn freeze(hnsw: &Hnsw<'_, f32, CosineDist>, n: usize, width: usize) -> Self {
+        let mut links0 = vec![NONE; n * width];
         let mut graph = Self {
-            links0: vec![NONE; n * width],
+            links0: Backing::Owned(Vec::new()),
             width,
             upper: Vec::new(),
             entry: 0,
         };
         if n == 0 {
+            graph.links0 = Backing::Owned(links0);
             return graph;
         }
         // Entry: the first node found on the highest layer.
@@ -160,7 +192,7 @@ impl Graph {
                 }
                 let ids = links.iter().map(|nb| nb.d_id as u32);
                 if layer == 0 {
-                    let row = &mut graph.links0[slot as usize * width..][..width];
+                    let row = &mut links0[slot as usize * width..][..width];
                     for (dst, id) in row.iter_mut().zip(ids) {
                         *dst = id;
                     }
@@ -176,6 +208,7 @@ impl Graph {
             graph.entry = slot;
             graph.upper.resize_with(level, HashMap::new);
         }
+        graph.links0 = Backing::Owned(links0);
         graph
     }
 
@@ -188,22 +221,24 @@ impl Graph {
     /// through; the search stops once `ef` accepted rows are closer than
     /// every unexplored candidate, so a very selective `accept` makes it
     /// visit many nodes (callers scan exactly instead, then).
-    pub(crate) fn search(
+    ///
+    /// Distances are the `scorer`'s (exact `f32`, or int8 estimates the
+    /// caller re-scores).
+    pub(crate) fn search<S: Scorer>(
         &self,
-        store: &VectorStore,
-        query: &[f32],
+        scorer: &S,
         k: usize,
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
-        let n = store.len();
+        let n = self.links0.len() / self.width.max(1);
         if k == 0 || n == 0 || self.links0.is_empty() {
             return Vec::new();
         }
         // A huge `k` (e.g. "everything") must not size the heaps.
         let k = k.min(n);
         let ef = ef.max(k).min(n);
-        let dist = |slot: u32| kernel::cosine_distance(query, store.vector(slot as usize));
+        let dist = |slot: u32| scorer.distance(slot);
 
         // Greedy descent through the upper layers.
         let mut ep = self.entry;
@@ -267,7 +302,7 @@ impl Graph {
                     if *mark != epoch {
                         *mark = epoch;
                         fresh.push(nb);
-                        kernel::prefetch(store.vector(nb as usize), usize::MAX);
+                        scorer.prefetch(nb);
                     }
                 }
                 for &nb in &fresh {
@@ -345,7 +380,11 @@ mod tests {
         );
         // Self query: distance clamps at 0, never panics.
         let q = store.vector(10);
-        let hits = g.search(&store, q, 5, 32, &|_| true);
+        let sc = F32Scorer {
+            store: &store,
+            query: q,
+        };
+        let hits = g.search(&sc, 5, 32, &|_| true);
         assert_eq!(hits.len(), 5);
         assert_eq!(hits[0].1, 10);
         assert!(hits[0].0 >= 0.0 && hits[0].0 < 1e-5);
@@ -353,12 +392,12 @@ mod tests {
             .windows(2)
             .all(|w| key(w[0].0, w[0].1) < key(w[1].0, w[1].1)));
 
-        let hits = g.search(&store, q, 5, 64, &|s| s % 2 == 1);
+        let hits = g.search(&sc, 5, 64, &|s| s % 2 == 1);
         assert_eq!(hits.len(), 5);
         assert!(hits.iter().all(|h| h.1 % 2 == 1));
-        assert!(g.search(&store, q, 0, 10, &|_| true).is_empty());
+        assert!(g.search(&sc, 0, 10, &|_| true).is_empty());
         // Nothing accepted: empty, after walking the whole graph.
-        assert!(g.search(&store, q, 5, 10, &|_| false).is_empty());
+        assert!(g.search(&sc, 5, 10, &|_| false).is_empty());
     }
 
     #[test]
@@ -372,7 +411,11 @@ mod tests {
                     ef_construction: 8,
                 },
             );
-            let hits = g.search(&store, store.vector(0), 10, 10, &|_| true);
+            let sc = F32Scorer {
+                store: &store,
+                query: store.vector(0),
+            };
+            let hits = g.search(&sc, 10, 10, &|_| true);
             assert_eq!(hits.len(), n as usize);
         }
         let empty = VectorStore::new(4);
@@ -383,8 +426,10 @@ mod tests {
                 ef_construction: 8,
             },
         );
-        assert!(g
-            .search(&empty, &[1.0, 0.0, 0.0, 0.0], 1, 1, &|_| true)
-            .is_empty());
+        let sc = F32Scorer {
+            store: &empty,
+            query: &[1.0, 0.0, 0.0, 0.0],
+        };
+        assert!(g.search(&sc, 1, 1, &|_| true).is_empty());
     }
 }

@@ -73,6 +73,108 @@ pub(crate) fn prefetch(v: &[f32], max_lines: usize) {
     let _ = (v, max_lines);
 }
 
+/// Largest dimension the int8 kernels accept: their `i32` accumulators
+/// cannot overflow below it (each lane sums at most `dims / 8` products of
+/// at most `2 · 128²`).
+pub const MAX_INT8_DIMS: usize = 1 << 16;
+
+/// Dot product of two int8 code vectors (over the shorter length), exact in
+/// `i32`. Callers keep lengths at most [`MAX_INT8_DIMS`].
+///
+/// `b` must stay in `-127..=127` (quantized queries do, see
+/// [`quantize_i8`]); `a` may also hold `-128` (a stored code from a
+/// damaged-but-checksummed file cannot make the result wrong).
+///
+/// AVX2 path (runtime-detected, like [`dot`]): 32 codes per step with the
+/// `maddubs` sign trick (`|a| · sign(b, a)`: `|a| ≤ 128` as unsigned,
+/// `|b| ≤ 127`, so pair sums fit `i16` without saturation), then `madd`
+/// into eight `i32` lanes. Otherwise a portable body LLVM vectorises.
+/// Integer sums are associative, so both give the same result bit for bit.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only
+            // requirement of the `target_feature` function.
+            return unsafe { dot_i8_avx2(a, b) };
+        }
+    }
+    dot_i8_portable(a, b)
+}
+
+/// Portable int8 dot: 32 independent `i32` lanes, which LLVM turns into
+/// widening multiply-adds on SSE2 / NEON.
+#[inline]
+pub fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (ca, ra) = a[..n].as_chunks::<32>();
+    let (cb, rb) = b[..n].as_chunks::<32>();
+    let mut acc = [0i32; 32];
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..32 {
+            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+        }
+    }
+    let mut tail = 0i32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += i32::from(*x) * i32::from(*y);
+    }
+    acc.iter().sum::<i32>() + tail
+}
+
+/// AVX2 int8 dot (see [`dot_i8`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (ca, ra) = a[..n].as_chunks::<32>();
+    let (cb, rb) = b[..n].as_chunks::<32>();
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_si256();
+    for (x, y) in ca.iter().zip(cb) {
+        // SAFETY: each chunk is exactly 32 readable bytes; unaligned loads.
+        let (va, vb) = unsafe {
+            (
+                _mm256_loadu_si256(x.as_ptr().cast()),
+                _mm256_loadu_si256(y.as_ptr().cast()),
+            )
+        };
+        // a·b = |a| · (b with a's sign): unsigned × signed for maddubs.
+        let abs_a = _mm256_sign_epi8(va, va);
+        let signed_b = _mm256_sign_epi8(vb, va);
+        let pairs = _mm256_maddubs_epi16(abs_a, signed_b);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+    }
+    let mut lanes = [0i32; 8];
+    // SAFETY: `lanes` is 32 writable bytes; unaligned store.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
+    let mut tail = 0i32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += i32::from(*x) * i32::from(*y);
+    }
+    lanes.iter().sum::<i32>() + tail
+}
+
+/// Symmetric per-row int8 quantization of `v` into `codes`: returns the
+/// scale `max|x| / 127` (0 for an all-zero row), with
+/// `codes[i] = round(v[i] / scale)` in `-127..=127`, so `v ≈ scale · codes`.
+pub fn quantize_i8(v: &[f32], codes: &mut [i8]) -> f32 {
+    debug_assert_eq!(v.len(), codes.len());
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        codes.iter_mut().for_each(|c| *c = 0);
+        return 0.0;
+    }
+    let scale = max / 127.0;
+    let inv = 127.0 / max;
+    for (c, x) in codes.iter_mut().zip(v) {
+        *c = (x * inv).round().clamp(-127.0, 127.0) as i8;
+    }
+    scale
+}
+
 /// The kernel body, without FMA: compiled for the baseline target (SSE2 on
 /// x86-64, NEON on aarch64).
 #[inline]
@@ -193,5 +295,51 @@ mod tests {
         let neg: Vec<f32> = v.iter().map(|x| -x).collect();
         let d = cosine_distance(&v, &neg);
         assert!(d <= 2.0 && d > 1.999, "{d}");
+    }
+
+    #[test]
+    fn int8_kernels_agree_with_naive_for_all_lengths() {
+        for n in 0..300usize {
+            let a: Vec<i8> = (0..n)
+                .map(|i| ((i * 37 % 255) as i32 - 127) as i8)
+                .collect();
+            let b: Vec<i8> = (0..n)
+                .map(|i| ((i * 91 % 255) as i32 - 127) as i8)
+                .collect();
+            let want: i32 = a.iter().zip(&b).map(|(x, y)| *x as i32 * *y as i32).sum();
+            assert_eq!(dot_i8_portable(&a, &b), want, "n={n}");
+            assert_eq!(dot_i8(&a, &b), want, "n={n}");
+        }
+        // Extremes, including a stored -128 only a damaged file could hold.
+        for (x, y) in [
+            (127i8, 127i8),
+            (-127, -127),
+            (-128, -127),
+            (-128, 127),
+            (127, -127),
+        ] {
+            let a = vec![x; 384];
+            let b = vec![y; 384];
+            let want = 384 * x as i32 * y as i32;
+            assert_eq!(dot_i8(&a, &b), want, "{x} {y}");
+            assert_eq!(dot_i8_portable(&a, &b), want, "{x} {y}");
+        }
+        assert_eq!(dot_i8(&[1, 2, 3], &[1, 1]), 3);
+    }
+
+    #[test]
+    fn quantize_round_trips_within_half_a_step() {
+        let v: Vec<f32> = (0..384).map(|i| ((i as f32) * 0.37).sin() * 0.1).collect();
+        let mut codes = vec![0i8; 384];
+        let scale = quantize_i8(&v, &mut codes);
+        let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!((scale - max / 127.0).abs() < 1e-9);
+        for (x, c) in v.iter().zip(&codes) {
+            assert!((x - scale * *c as f32).abs() <= scale * 0.5 + 1e-7);
+        }
+        assert!(codes.iter().any(|c| c.abs() == 127));
+        let mut zero = vec![5i8; 4];
+        assert_eq!(quantize_i8(&[0.0; 4], &mut zero), 0.0);
+        assert_eq!(zero, vec![0; 4]);
     }
 }

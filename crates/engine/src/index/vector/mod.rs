@@ -76,23 +76,29 @@
 //! `min(k, matching live docs)` hits, sorted by distance then doc id.
 
 mod builder;
+mod file;
 mod flat;
 mod graph;
 pub mod kernel;
+mod mapped;
+mod quant;
 mod segment;
 mod segmented;
 mod store;
 mod topk;
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 use roaring::RoaringBitmap;
 
 pub use self::builder::{
-    SearchParams, VectorIndexBuilder, DEFAULT_DIMS, DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH,
-    DEFAULT_EXACT_SCAN_FRACTION, DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN,
-    DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
+    PersistHook, Quantization, SearchParams, VectorIndexBuilder, DEFAULT_DIMS,
+    DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION,
+    DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR,
+    DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,
 };
+pub use self::file::{MANIFEST_FILE, SEGMENT_FORMAT_VERSION};
 pub use self::flat::FlatIndex;
 pub use self::segmented::{SegmentedIndex, VectorIndexStats, VectorSnapshot};
 
@@ -126,6 +132,53 @@ impl Hit {
     }
 }
 
+/// What is wrong with a persisted file of the vector index (the manifest or
+/// a segment file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// The manifest lists the file but it is not there.
+    #[error("the file is missing")]
+    Missing,
+    /// The file is shorter than its header (or the fixed header) says.
+    #[error("the file is truncated: {got} bytes, needs {expected}")]
+    Truncated {
+        /// Bytes the file should have at least.
+        expected: u64,
+        /// Bytes it has.
+        got: u64,
+    },
+    /// The file does not start with the segment magic bytes.
+    #[error("not a moltsearch vector segment (bad magic bytes)")]
+    BadMagic,
+    /// Written by a newer (or unknown) format version.
+    #[error("unsupported format version {found} (this build reads {supported})")]
+    Version {
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// A checksum does not match: the named part of the file was damaged.
+    #[error("checksum mismatch in the {section}")]
+    Checksum {
+        /// Which part: header, doc ids, vectors, codes, scales, graph links.
+        section: &'static str,
+    },
+    /// The file holds vectors of another dimension than the index's.
+    #[error("vectors have {found} dimensions, the index has {expected}")]
+    Dims {
+        /// The index's dimension.
+        expected: usize,
+        /// The file's.
+        found: usize,
+    },
+    /// Structurally invalid content (inconsistent lengths, unsorted doc
+    /// ids, a graph link out of range, unparsable manifest...).
+    #[error("invalid content: {0}")]
+    Invalid(String),
+}
+
 /// Errors specific to vector data, beyond the crate-wide ones.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -156,6 +209,62 @@ pub enum VectorIndexError {
         /// Length of the flat buffer received.
         got: usize,
     },
+    /// A persisted file of the index (manifest or segment) is missing,
+    /// truncated or damaged. The index cannot open; its folder may be
+    /// deleted ([`SegmentedIndex::wipe`]) and the index rebuilt from the
+    /// vectors stored elsewhere.
+    #[error("vector index file {}: {problem}", path.display())]
+    CorruptFile {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: FileProblem,
+    },
+    /// Reading or writing the index folder failed.
+    #[error("vector index I/O error ({op}) on {}: {message}", path.display())]
+    Io {
+        /// What was being done (`open`, `write`, `sync`, `rename`...).
+        op: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error kind.
+        kind: std::io::ErrorKind,
+        /// The I/O error's message.
+        message: String,
+    },
+}
+
+impl VectorIndexError {
+    /// The file or folder an error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::CorruptFile { path, .. } | Self::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Whether the error says the persisted index is damaged (as opposed to
+    /// bad input or a transient I/O failure): the caller should wipe the
+    /// folder and rebuild.
+    pub fn is_corrupt_file(&self) -> bool {
+        matches!(self, Self::CorruptFile { .. })
+    }
+
+    pub(crate) fn io(op: &'static str, path: &Path, e: &std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.to_owned(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, problem: FileProblem) -> Self {
+        Self::CorruptFile {
+            path: path.to_owned(),
+            problem,
+        }
+    }
 }
 
 fn doc_suffix(doc: Option<DocId>) -> String {
@@ -228,6 +337,22 @@ pub trait VectorIndex: Send + Sync {
 
     /// The ids of all live docs.
     fn live_docs(&self) -> RoaringBitmap;
+
+    /// The docs the index holds (same as [`live_docs`](Self::live_docs)):
+    /// after reopening a persisted index, the engine inserts its stored docs
+    /// missing here.
+    fn members(&self) -> RoaringBitmap {
+        self.live_docs()
+    }
+
+    /// Deletes every live doc not in `keep`; returns how many. The engine
+    /// calls it once after reopening a persisted index, to drop docs its log
+    /// deleted since the index was persisted. [`SegmentedIndex`] does it in
+    /// one snapshot publish; the default deletes one by one.
+    fn retain(&self, keep: &RoaringBitmap) -> usize {
+        let gone = self.live_docs() - keep;
+        gone.iter().filter(|&doc| self.delete(doc)).count()
+    }
     /// Finishes pending background work (sealing, merges) so searches run
     /// on the final graph layout; a no-op for indexes without any.
     fn flush(&self) {}

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::builder::{Config, SearchParams};
-use super::graph::Graph;
+use super::builder::{Config, Quantization, SearchParams};
+use super::graph::{F32Scorer, Graph};
+use super::quant::{Codes, I8Scorer, QueryCodes};
 use super::store::VectorStore;
 use super::topk::TopK;
 use super::Hit;
@@ -43,20 +44,43 @@ pub(crate) struct Segment {
     pub(crate) members: RoaringBitmap,
     /// `None` below `min_graph_rows` rows: always scanned exactly.
     pub(crate) graph: Option<Graph>,
+    /// int8 codes of the rows ([`Quantization::Int8`] only): searches run
+    /// on them and re-score in `f32`.
+    pub(crate) codes: Option<Codes>,
+    /// The id of the segment file holding this segment, when persisted.
+    pub(crate) file_id: Option<u64>,
 }
 
 impl Segment {
-    /// Seals `store` (any order, unique docs): sorts it and builds its graph
-    /// if it has at least `min_graph_rows` rows.
+    /// Seals `store` (any order, unique docs): sorts it, builds its graph
+    /// if it has at least `min_graph_rows` rows, and its int8 codes in int8
+    /// mode.
     pub(crate) fn build(mut store: VectorStore, cfg: &Config) -> Self {
         store.sort_by_doc();
         let members: RoaringBitmap = store.docs().iter().copied().collect();
         let graph = (!store.is_empty() && store.len() >= cfg.min_graph_rows)
             .then(|| Graph::build(&store, &cfg.hnsw));
+        let codes = (cfg.quantization == Quantization::Int8).then(|| Codes::quantize(&store));
         Self {
             store,
             members,
             graph,
+            codes,
+            file_id: None,
+        }
+    }
+
+    /// Vector bytes on the heap (`f32` rows unless mapped, int8 codes).
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        self.store.heap_bytes() + self.codes.as_ref().map_or(0, Codes::heap_bytes)
+    }
+
+    /// Vector bytes borrowed from a mapped file.
+    pub(crate) fn mapped_bytes(&self) -> u64 {
+        if self.store.is_mapped() {
+            std::mem::size_of_val(self.store.matrix()) as u64
+        } else {
+            0
         }
     }
 }
@@ -231,7 +255,14 @@ impl Part {
                 "vector graph search under-filled; falling back to exact scan"
             );
         }
-        exact_segment(seg, &self.deleted, query, k, candidates.as_ref())
+        exact_segment(
+            seg,
+            &self.deleted,
+            query,
+            k,
+            candidates.as_ref(),
+            params.rescore_factor,
+        )
     }
 
     /// Graph search with the filter applied inside the walk and every hit
@@ -265,15 +296,29 @@ impl Part {
         let ef = filtered_ef(ef, k, selectivity);
         let store = &seg.store;
         let accept = |slot: u32| f.accepts(store.doc(slot as usize));
-        graph
-            .search(store, query, k, ef, &accept)
+        let Some(codes) = &seg.codes else {
+            let scorer = F32Scorer { store, query };
+            return graph
+                .search(&scorer, k, ef, &accept)
+                .into_iter()
+                .map(|(distance, slot)| Hit {
+                    doc: store.doc(slot as usize),
+                    distance,
+                })
+                .filter(|h| f.accepts(h.doc))
+                .collect();
+        };
+        // int8: walk on estimates, keep the whole beam, re-score it exactly.
+        let q = QueryCodes::new(query);
+        let scorer = I8Scorer { codes, query: &q };
+        let beam = graph.search(&scorer, ef, ef, &accept);
+        let mut top = TopK::new(k);
+        let slots = beam
             .into_iter()
-            .map(|(distance, slot)| Hit {
-                doc: store.doc(slot as usize),
-                distance,
-            })
-            .filter(|h| f.accepts(h.doc))
-            .collect()
+            .map(|(_, slot)| slot as usize)
+            .filter(|&slot| f.accepts(store.doc(slot)));
+        store.scan_slots(query, slots, &mut top);
+        top.into_sorted()
     }
 }
 
@@ -296,34 +341,50 @@ pub(crate) fn filtered_ef(ef: usize, k: usize, selectivity: f64) -> usize {
 }
 
 /// Exact top-k over a segment's live rows, or only its `candidates`.
+///
+/// With int8 codes, the rows are scanned on estimates, and the best
+/// `k × rescore_factor` (at least `k`) are re-scored in `f32`.
 fn exact_segment(
     seg: &Segment,
     deleted: &RoaringBitmap,
     query: &[f32],
     k: usize,
     candidates: Option<&RoaringBitmap>,
+    rescore_factor: usize,
 ) -> Vec<Hit> {
     let store = &seg.store;
-    let mut top = TopK::new(k);
-    match candidates {
-        None if deleted.is_empty() => store.scan_slots(query, 0..store.len(), &mut top),
-        None => {
-            let slots = (0..store.len()).filter(|&s| !deleted.contains(store.doc(s)));
+    let scan = |slots: &mut dyn Iterator<Item = usize>| -> Vec<Hit> {
+        let Some(codes) = &seg.codes else {
+            let mut top = TopK::new(k);
             store.scan_slots(query, slots, &mut top);
+            return top.into_sorted();
+        };
+        let q = QueryCodes::new(query);
+        let scorer = I8Scorer { codes, query: &q };
+        // Rough top by estimate, keyed by slot (slot order is doc order).
+        let mut rough = TopK::new(k.saturating_mul(rescore_factor.max(1)).max(k));
+        for slot in slots {
+            rough.push(slot as DocId, scorer.estimate(slot));
         }
+        let mut top = TopK::new(k);
+        let slots = rough.into_sorted().into_iter().map(|h| h.doc as usize);
+        store.scan_slots(query, slots, &mut top);
+        top.into_sorted()
+    };
+    match candidates {
+        None if deleted.is_empty() => scan(&mut (0..store.len())),
+        None => scan(&mut (0..store.len()).filter(|&s| !deleted.contains(store.doc(s)))),
         Some(c) => {
             // Both sides are sorted: walk the rows forward, galloping by
             // binary search over what is left.
             let docs = store.docs();
             let mut lo = 0usize;
-            let slots = c.iter().filter_map(|doc| {
+            scan(&mut c.iter().filter_map(|doc| {
                 lo = gallop(docs, lo, doc);
                 (docs.get(lo) == Some(&doc)).then_some(lo)
-            });
-            store.scan_slots(query, slots, &mut top);
+            }))
         }
     }
-    top.into_sorted()
 }
 
 /// The first index `>= lo` whose doc is `>= doc` in the sorted `docs`, by

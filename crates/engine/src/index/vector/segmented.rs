@@ -13,18 +13,27 @@
 //! carrying over deletes that happened meanwhile. Replaced segments are
 //! dropped by the job thread, never by a reader, since dropping a graph is
 //! O(n).
+//!
+//! With a directory, the job thread also writes each new segment to its
+//! file (before taking the writer mutex) and, after installing it, the
+//! manifest; both under the disk mutex, which `Drop` takes to wait for a
+//! write in progress (so a reopen never races a file being written).
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Condvar, Mutex, RwLock};
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::builder::{Config, SearchParams};
+use super::builder::{Config, PersistHook, Quantization, SearchParams};
+use super::file::{self, Manifest, ManifestEntry};
 use super::flat::prepare_batch;
 use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
 use super::store::VectorStore;
 use super::topk::merge;
-use super::{prepare, Hit, VectorIndex, VectorIndexBuilder};
+use super::{prepare, vector_error, Hit, VectorIndex, VectorIndexBuilder, VectorIndexError};
 use crate::index::DocId;
 use crate::Result;
 
@@ -144,6 +153,10 @@ impl Snapshot {
 /// A graph build to run: its input parts as they were when it was picked.
 struct Job {
     inputs: Vec<Part>,
+    /// The output's part id (and file id), allocated when the job is picked
+    /// so ids follow the age of the data they hold: on reopen, a doc found
+    /// in two segments is taken from the one with the higher id.
+    id: u64,
 }
 
 impl Job {
@@ -164,6 +177,7 @@ fn pick_job(snap: &Snapshot, cfg: &Config, force_merge: bool) -> Option<Job> {
     if !snap.frozen.is_empty() {
         return Some(Job {
             inputs: snap.frozen.clone(),
+            id: 0,
         });
     }
     let dirty: Vec<Part> = snap
@@ -173,11 +187,15 @@ fn pick_job(snap: &Snapshot, cfg: &Config, force_merge: bool) -> Option<Job> {
         .cloned()
         .collect();
     if !dirty.is_empty() {
-        return Some(Job { inputs: dirty });
+        return Some(Job {
+            inputs: dirty,
+            id: 0,
+        });
     }
     if force_merge && snap.segments.len() > 1 {
         return Some(Job {
             inputs: snap.segments.clone(),
+            id: 0,
         });
     }
     // Tiers: live sizes within a factor `merge_factor` of each other, from
@@ -203,6 +221,7 @@ fn pick_job(snap: &Snapshot, cfg: &Config, force_merge: bool) -> Option<Job> {
     group.truncate(cfg.merge_factor);
     Some(Job {
         inputs: group.into_iter().cloned().collect(),
+        id: 0,
     })
 }
 
@@ -225,6 +244,16 @@ pub struct VectorIndexStats {
     pub tombstones: u64,
     /// Whether a build or merge job is running.
     pub job_running: bool,
+    /// How sealed segments are searched.
+    pub quantization: Quantization,
+    /// Bytes of vector data on the heap: buffers, in-memory segments'
+    /// `f32` rows, int8 codes and scales.
+    pub vector_bytes_heap: u64,
+    /// Bytes of `f32` rows borrowed from mapped segment files (in the page
+    /// cache, not the heap; read only for re-scoring in int8 mode).
+    pub vector_bytes_mapped: u64,
+    /// Sealed segments that have a file in the index folder.
+    pub persisted_segments: usize,
 }
 
 /// Writer-side state, behind the writer mutex.
@@ -244,6 +273,118 @@ struct Inner {
     idle: Condvar,
     /// Set by [`SegmentedIndex::optimize`]: merge every segment into one.
     force_merge: std::sync::atomic::AtomicBool,
+    /// The persisted side, with a directory.
+    disk: Option<Disk>,
+    /// Set when the handle is dropped: a job still running writes nothing.
+    closed: AtomicBool,
+}
+
+/// The index folder and what is known to be on disk.
+struct Disk {
+    dir: PathBuf,
+    hook: Option<PersistHook>,
+    /// Taken (lock order: disk, then writer) for a segment file write, the
+    /// install that follows and the manifest write.
+    state: Mutex<DiskState>,
+}
+
+#[derive(Default)]
+struct DiskState {
+    /// Segment ids listed by the manifest on disk, ascending.
+    listed: Vec<u64>,
+    /// Files of segments no longer in the index: deleted once a manifest
+    /// without them is durable.
+    obsolete: Vec<u64>,
+}
+
+impl Disk {
+    /// Writes the manifest if the persisted segments changed since the
+    /// last one, after the `before_persist` hook, then deletes the files it
+    /// no longer lists. Failures are logged: the in-memory index is intact
+    /// and the next call retries.
+    fn sync_manifest(&self, inner: &Inner, state: &mut DiskState) {
+        let snap = inner.load();
+        let mut entries: Vec<ManifestEntry> = snap
+            .segments
+            .iter()
+            .filter_map(|p| match &p.kind {
+                Kind::Sealed(s) => s.file_id.map(|id| ManifestEntry {
+                    id,
+                    file: file::segment_file_name(id),
+                    rows: s.store.len() as u64,
+                }),
+                Kind::Buffer(_) => None,
+            })
+            .collect();
+        entries.sort_by_key(|e| e.id);
+        let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
+        if ids != state.listed {
+            if let Some(hook) = &self.hook {
+                if let Err(e) = (hook.0)() {
+                    tracing::warn!(error = %e, "before_persist hook failed; vector index manifest not written");
+                    return;
+                }
+            }
+            let manifest = Manifest {
+                format: 1,
+                dims: inner.cfg.dims,
+                next_id: inner.writer.lock().next_id,
+                segments: entries,
+            };
+            if let Err(e) = file::write_manifest(&self.dir, &manifest) {
+                tracing::warn!(error = %e, "cannot write the vector index manifest");
+                return;
+            }
+            state.listed = ids;
+        }
+        let obsolete = std::mem::take(&mut state.obsolete);
+        let mut removed = false;
+        for id in obsolete {
+            if state.listed.contains(&id) {
+                state.obsolete.push(id);
+                continue;
+            }
+            let path = file::segment_path(&self.dir, id);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "cannot delete a replaced vector segment");
+                }
+            }
+        }
+        if removed {
+            if let Err(e) = file::sync_dir(&self.dir) {
+                tracing::warn!(error = %e, "cannot sync the vector index folder");
+            }
+        }
+    }
+}
+
+/// Writes `segment` as file `id` in `dir` and reopens it mapped (so the
+/// installed segment is exactly what a reopen will see, and its `f32` rows
+/// leave the heap). On failure the in-memory segment is kept, unpersisted.
+fn persist_segment(dir: &Path, id: u64, segment: Segment, cfg: &Config) -> Segment {
+    let path = file::segment_path(dir, id);
+    let started = std::time::Instant::now();
+    let written = file::write_segment(&path, id, &segment)
+        .and_then(|()| file::open_segment(&path, id, cfg, false));
+    match written {
+        Ok(mapped) => {
+            tracing::debug!(
+                file = %path.display(),
+                rows = mapped.store.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "vector segment persisted"
+            );
+            mapped
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot persist a vector segment; keeping it in memory only");
+            let _ = std::fs::remove_file(&path);
+            segment
+        }
+    }
 }
 
 impl Inner {
@@ -269,23 +410,72 @@ impl SegmentedIndex {
         VectorIndexBuilder::new()
     }
 
-    pub(crate) fn with_config(cfg: Config) -> Self {
-        let snap = Snapshot {
+    /// An empty in-memory index, or (with a directory) the index persisted
+    /// there.
+    pub(crate) fn open(cfg: Config) -> Result<Self> {
+        let mut snap = Snapshot {
             segments: Vec::new(),
             frozen: Vec::new(),
             active: Part::empty_buffer(0),
             live: 0,
         };
-        Self {
+        let mut writer = Writer::default();
+        let mut disk = None;
+        if let Some(dir) = &cfg.directory {
+            let (segments, state, next_id) = load_dir(dir, &cfg).map_err(vector_error)?;
+            snap.live = segments.iter().map(Part::live_len).sum();
+            snap.segments = segments;
+            // A fresh id for the write buffer: part ids must stay unique.
+            writer.next_id = next_id + 1;
+            snap.active = Part::empty_buffer(writer.next_id);
+            disk = Some(Disk {
+                dir: dir.clone(),
+                hook: cfg.before_persist.clone(),
+                state: Mutex::new(state),
+            });
+        }
+        let index = Self {
             inner: Arc::new(Inner {
                 search: RwLock::new(cfg.search),
                 cfg,
                 current: RwLock::new(Arc::new(snap)),
-                writer: Mutex::new(Writer::default()),
+                writer: Mutex::new(writer),
                 idle: Condvar::new(),
                 force_merge: std::sync::atomic::AtomicBool::new(false),
+                disk,
+                closed: AtomicBool::new(false),
             }),
+        };
+        // Duplicates resolved on open may leave segments to rebuild.
+        index.kick();
+        Ok(index)
+    }
+
+    /// Deletes a persisted index's files in `dir` (the manifest first, so a
+    /// crash half-way leaves an empty index, then segment and temporary
+    /// files); other files and the folder itself stay. For the engine's
+    /// recovery after a [`CorruptFile`](VectorIndexError::CorruptFile)
+    /// error: wipe, reopen empty, re-insert the stored vectors. The index
+    /// must not be open.
+    pub fn wipe(dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let manifest = dir.join(file::MANIFEST_FILE);
+        match std::fs::remove_file(&manifest) {
+            Ok(()) => file::sync_dir(dir).map_err(vector_error)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(vector_error(VectorIndexError::io("remove", &manifest, &e))),
         }
+        match std::fs::metadata(dir) {
+            Ok(_) => file::clean_folder(dir, &[]).map_err(vector_error)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(vector_error(VectorIndexError::io("open", dir, &e))),
+        };
+        Ok(())
+    }
+
+    /// The index folder, if persisted.
+    pub fn directory(&self) -> Option<&Path> {
+        self.inner.disk.as_ref().map(|d| d.dir.as_path())
     }
 
     /// A consistent, immutable view of the index as of now: zero-copy access
@@ -312,11 +502,26 @@ impl SegmentedIndex {
         Ok(())
     }
 
-    /// Counters describing segments, buffers and tombstones.
+    /// Counters describing segments, buffers, tombstones and memory.
     pub fn stats(&self) -> VectorIndexStats {
         let running = self.inner.writer.lock().job_running;
         let s = self.inner.load();
+        let (mut heap, mut mapped, mut persisted) = (0u64, 0u64, 0usize);
+        for p in s.parts() {
+            match &p.kind {
+                Kind::Sealed(seg) => {
+                    heap += seg.heap_bytes();
+                    mapped += seg.mapped_bytes();
+                    persisted += usize::from(seg.file_id.is_some());
+                }
+                Kind::Buffer(b) => heap += b.chunks.iter().map(|c| c.heap_bytes()).sum::<u64>(),
+            }
+        }
         VectorIndexStats {
+            quantization: self.inner.cfg.quantization,
+            vector_bytes_heap: heap,
+            vector_bytes_mapped: mapped,
+            persisted_segments: persisted,
             live: s.live,
             segments: s.segments.len(),
             graph_segments: s
@@ -333,7 +538,9 @@ impl SegmentedIndex {
     }
 
     /// Seals the write buffer now (even if below the threshold) and waits
-    /// until every pending build, rebuild and merge has been installed.
+    /// until every pending build, rebuild and merge has been installed and,
+    /// with a directory, persisted and listed by the manifest (retrying a
+    /// manifest write that failed earlier).
     pub fn flush(&self) {
         {
             let mut w = self.inner.writer.lock();
@@ -344,6 +551,15 @@ impl SegmentedIndex {
         }
         self.kick();
         self.wait_idle();
+        self.sync_manifest();
+    }
+
+    /// Writes the manifest if it does not list the current segments yet.
+    fn sync_manifest(&self) {
+        if let Some(disk) = &self.inner.disk {
+            let mut state = disk.state.lock();
+            disk.sync_manifest(&self.inner, &mut state);
+        }
     }
 
     /// Seals the buffer and merges every segment into one graph (like a
@@ -361,6 +577,7 @@ impl SegmentedIndex {
         self.inner
             .force_merge
             .store(false, std::sync::atomic::Ordering::Release);
+        self.sync_manifest();
     }
 
     /// Blocks until no build or merge job is running or pending.
@@ -446,7 +663,11 @@ fn run_jobs(weak: &Weak<Inner>) {
             let dead = bury(&mut w.graveyard);
             let force = inner.force_merge.load(std::sync::atomic::Ordering::Acquire);
             match pick_job(&inner.load(), &cfg, force) {
-                Some(job) => (job, dead),
+                Some(mut job) => {
+                    w.next_id += 1;
+                    job.id = w.next_id;
+                    (job, dead)
+                }
                 None => {
                     w.job_running = false;
                     inner.idle.notify_all();
@@ -467,12 +688,108 @@ fn run_jobs(weak: &Weak<Inner>) {
             ms = started.elapsed().as_millis() as u64,
             "vector segment built"
         );
-        let mut w = inner.writer.lock();
-        let mut snap = (*inner.load()).clone();
-        let replaced = install(&mut snap, &job, segment, &mut w.next_id);
-        w.graveyard.extend(replaced);
-        inner.publish(snap);
+        let Some(disk) = &inner.disk else {
+            let mut w = inner.writer.lock();
+            let mut snap = (*inner.load()).clone();
+            let replaced = install(&mut snap, &job, segment);
+            w.graveyard.extend(replaced);
+            inner.publish(snap);
+            continue;
+        };
+        // Persisted: file first (no writer lock), then install, then the
+        // manifest, all under the disk lock.
+        let mut state = disk.state.lock();
+        if inner.closed.load(AtomicOrdering::Acquire) {
+            return;
+        }
+        let segment = if segment.store.is_empty() {
+            segment
+        } else {
+            persist_segment(&disk.dir, job.id, segment, &cfg)
+        };
+        {
+            let mut w = inner.writer.lock();
+            let mut snap = (*inner.load()).clone();
+            let replaced = install(&mut snap, &job, segment);
+            state
+                .obsolete
+                .extend(replaced.iter().filter_map(|s| s.file_id));
+            w.graveyard.extend(replaced);
+            inner.publish(snap);
+        }
+        disk.sync_manifest(&inner, &mut state);
     }
+}
+
+/// Opens the index persisted in `dir`: reads the manifest, removes leftover
+/// files, opens the listed segments in parallel (each verifying its
+/// checksums in parallel) and resolves docs listed twice (the newest
+/// segment wins). Returns the parts, the disk state and the next id.
+fn load_dir(
+    dir: &Path,
+    cfg: &Config,
+) -> std::result::Result<(Vec<Part>, DiskState, u64), VectorIndexError> {
+    std::fs::create_dir_all(dir).map_err(|e| VectorIndexError::io("create", dir, &e))?;
+    let manifest = file::read_manifest(dir, cfg.dims)?;
+    let entries = manifest.as_ref().map_or(&[][..], |m| &m.segments[..]);
+    let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
+    let max_file_id = file::clean_folder(dir, &ids)?;
+    let started = std::time::Instant::now();
+    let segments: Vec<Segment> = entries
+        .par_iter()
+        .map(|e| {
+            let path = dir.join(&e.file);
+            let seg = file::open_segment(&path, e.id, cfg, true)?;
+            if seg.store.len() as u64 != e.rows {
+                return Err(VectorIndexError::corrupt(
+                    &path,
+                    super::FileProblem::Invalid(format!(
+                        "{} rows where the manifest says {}",
+                        seg.store.len(),
+                        e.rows
+                    )),
+                ));
+            }
+            Ok(seg)
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    // Newest first: a doc already seen in a newer segment is a tombstone.
+    let mut seen = RoaringBitmap::new();
+    let mut parts = Vec::with_capacity(segments.len());
+    for seg in segments.into_iter().rev() {
+        let dup = &seg.members & &seen;
+        if !dup.is_empty() {
+            tracing::warn!(
+                segment = seg.file_id,
+                docs = dup.len(),
+                "vector index: docs listed in a newer segment too; the newer copy wins"
+            );
+        }
+        seen |= &seg.members;
+        let id = seg.file_id.unwrap_or_default();
+        parts.push(Part::sealed(id, Arc::new(seg), dup));
+    }
+    parts.reverse();
+    let next_id = ids
+        .iter()
+        .copied()
+        .chain([max_file_id, manifest.as_ref().map_or(0, |m| m.next_id)])
+        .max()
+        .unwrap_or(0);
+    if !ids.is_empty() {
+        tracing::info!(
+            segments = ids.len(),
+            rows = parts.iter().map(Part::rows).sum::<u64>(),
+            ms = started.elapsed().as_millis() as u64,
+            dir = %dir.display(),
+            "vector index opened"
+        );
+    }
+    let state = DiskState {
+        listed: ids,
+        obsolete: Vec::new(),
+    };
+    Ok((parts, state, next_id))
 }
 
 /// Takes the segments nobody else references out of the graveyard, to be
@@ -489,12 +806,7 @@ fn bury(graveyard: &mut Vec<Arc<Segment>>) -> Vec<Arc<Segment>> {
 /// deleted since the job was picked (older tombstones are of rows the job
 /// already left out, and may name docs live elsewhere). Returns the replaced
 /// sealed segments.
-fn install(
-    snap: &mut Snapshot,
-    job: &Job,
-    segment: Segment,
-    next_id: &mut u64,
-) -> Vec<Arc<Segment>> {
+fn install(snap: &mut Snapshot, job: &Job, segment: Segment) -> Vec<Arc<Segment>> {
     let mut deleted = RoaringBitmap::new();
     let mut replaced = Vec::new();
     let mut take = |parts: &mut Vec<Part>| {
@@ -515,11 +827,22 @@ fn install(
     take(&mut snap.frozen);
     if !segment.store.is_empty() {
         deleted &= &segment.members;
-        *next_id += 1;
         snap.segments
-            .push(Part::sealed(*next_id, Arc::new(segment), deleted));
+            .push(Part::sealed(job.id, Arc::new(segment), deleted));
     }
     replaced
+}
+
+impl Drop for SegmentedIndex {
+    /// A job still building finds the index gone and discards its result;
+    /// one already writing a segment file or the manifest is waited for, so
+    /// reopening the folder right after never races it.
+    fn drop(&mut self) {
+        self.inner.closed.store(true, AtomicOrdering::Release);
+        if let Some(disk) = &self.inner.disk {
+            drop(disk.state.lock());
+        }
+    }
 }
 
 impl VectorIndex for SegmentedIndex {
@@ -537,10 +860,41 @@ impl VectorIndex for SegmentedIndex {
 
     fn describe(&self) -> String {
         let s = self.stats();
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
         format!(
-            "{} live vectors in {} segments ({} graphs, rows {:?}), {} buffered, {} tombstones",
-            s.live, s.segments, s.graph_segments, s.segment_rows, s.buffered_rows, s.tombstones
+            "{} live vectors in {} segments ({} graphs, {} persisted, rows {:?}), {} buffered, \
+             {} tombstones; {} search, vectors {:.1} MiB heap + {:.1} MiB mapped",
+            s.live,
+            s.segments,
+            s.graph_segments,
+            s.persisted_segments,
+            s.segment_rows,
+            s.buffered_rows,
+            s.tombstones,
+            s.quantization,
+            mib(s.vector_bytes_heap),
+            mib(s.vector_bytes_mapped),
         )
+    }
+
+    fn retain(&self, keep: &RoaringBitmap) -> usize {
+        self.write(|snap, _| {
+            let mut gone = 0;
+            let parts = snap
+                .segments
+                .iter_mut()
+                .chain(snap.frozen.iter_mut())
+                .chain(std::iter::once(&mut snap.active));
+            for part in parts {
+                let drop = part.members() - &*part.deleted - keep;
+                if !drop.is_empty() {
+                    gone += drop.len();
+                    *Arc::make_mut(&mut part.deleted) |= drop;
+                }
+            }
+            snap.live -= gone;
+            gone as usize
+        })
     }
 
     fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()> {
@@ -568,14 +922,12 @@ impl VectorIndex for SegmentedIndex {
             });
             return Ok(());
         }
-        // Large batch: build its segment directly (in parallel, on this
-        // thread, holding the writer lock so the batch lands atomically).
         let mut store = VectorStore::with_capacity(cfg.dims, rows.len());
         for &i in &rows {
             store.push(docs[i], &data[i * cfg.dims..(i + 1) * cfg.dims]);
         }
         drop(data);
-        self.write(|snap, w| {
+        let tombstone_older = |snap: &mut Snapshot| {
             for &i in &rows {
                 let doc = docs[i];
                 if snap.active.contains_live(doc) {
@@ -585,6 +937,33 @@ impl VectorIndex for SegmentedIndex {
                     snap.tombstone_sealed_or_frozen(doc);
                 }
             }
+        };
+        if self.inner.disk.is_some() {
+            // Persisted index: the batch becomes one frozen buffer (searched
+            // exactly until built), and the background job builds, persists
+            // and installs its segment, so a bulk re-insert after reopening
+            // returns at once.
+            store.sort_by_doc();
+            let members: RoaringBitmap = store.docs().iter().copied().collect();
+            self.write(|snap, w| {
+                tombstone_older(snap);
+                w.next_id += 1;
+                snap.live += store.len() as u64;
+                snap.frozen.push(Part {
+                    id: w.next_id,
+                    kind: Kind::Buffer(Buffer {
+                        chunks: vec![Arc::new(store)],
+                        members: Arc::new(members),
+                    }),
+                    deleted: Arc::new(RoaringBitmap::new()),
+                });
+            });
+            return Ok(());
+        }
+        // Large in-memory batch: build its segment directly (in parallel, on
+        // this thread, holding the writer lock so the batch lands atomically).
+        self.write(|snap, w| {
+            tombstone_older(snap);
             let segment = Segment::build(store, cfg);
             snap.live += segment.store.len() as u64;
             w.next_id += 1;
@@ -795,7 +1174,8 @@ mod tests {
             assert!(snap.maybe_freeze(&idx.inner.cfg, true, &mut w.next_id));
             idx.inner.publish(snap);
         }
-        let job = pick_job(&idx.inner.load(), &idx.inner.cfg, false).unwrap();
+        let mut job = pick_job(&idx.inner.load(), &idx.inner.cfg, false).unwrap();
+        job.id = 1000;
         assert_eq!(job.inputs.len(), 1);
         // While "building": delete a doc of the job's input and one elsewhere.
         assert!(idx.delete(30));
@@ -804,7 +1184,7 @@ mod tests {
         {
             let mut w = idx.inner.writer.lock();
             let mut snap = (*idx.inner.load()).clone();
-            install(&mut snap, &job, segment, &mut w.next_id);
+            install(&mut snap, &job, segment);
             idx.inner.publish(snap);
             w.job_running = false;
         }

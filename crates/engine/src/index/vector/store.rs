@@ -1,10 +1,13 @@
 //! Contiguous storage of `(doc id, vector)` rows.
 //!
-//! Vectors live back to back in one `Vec<f32>` (row `i` is
+//! Vectors live back to back in one contiguous `[f32]` (row `i` is
 //! `data[i*dims..(i+1)*dims]`), so an exact scan streams memory linearly and
-//! a stored vector is handed out as a borrowed slice without copying.
+//! a stored vector is handed out as a borrowed slice without copying. The
+//! array is on the heap, or (sealed segments of a persisted index) borrowed
+//! in place from the segment file's mapping.
 
 use super::kernel;
+use super::mapped::Backing;
 use super::topk::TopK;
 use crate::index::DocId;
 
@@ -16,7 +19,7 @@ use crate::index::DocId;
 pub struct VectorStore {
     dims: usize,
     docs: Vec<DocId>,
-    data: Vec<f32>,
+    data: Backing<f32>,
     sorted: bool,
 }
 
@@ -31,8 +34,45 @@ impl VectorStore {
         Self {
             dims,
             docs: Vec::with_capacity(rows),
-            data: Vec::with_capacity(rows * dims),
+            data: Backing::Owned(Vec::with_capacity(rows * dims)),
             sorted: true,
+        }
+    }
+
+    /// A store over rows already laid out: `docs` strictly increasing and
+    /// `data.len() == docs.len() * dims` (the segment loader checks both).
+    pub(crate) fn from_parts(dims: usize, docs: Vec<DocId>, data: Backing<f32>) -> Self {
+        debug_assert_eq!(data.len(), docs.len() * dims);
+        let sorted = docs.windows(2).all(|w| w[0] < w[1]);
+        Self {
+            dims,
+            docs,
+            data,
+            sorted,
+        }
+    }
+
+    /// Row dimension.
+    pub(crate) fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// The whole matrix, row-major.
+    pub(crate) fn matrix(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Whether the matrix is borrowed from a mapped file.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.data.is_mapped()
+    }
+
+    /// Bytes of vector data this store holds on the heap.
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        if self.data.is_mapped() {
+            0
+        } else {
+            std::mem::size_of_val(&*self.data) as u64
         }
     }
 
@@ -54,7 +94,7 @@ impl VectorStore {
             self.sorted &= last < doc;
         }
         self.docs.push(doc);
-        self.data.extend_from_slice(vector);
+        self.data.to_mut().extend_from_slice(vector);
     }
 
     /// Doc id of row `slot`.
@@ -94,7 +134,7 @@ impl VectorStore {
 
     /// Overwrites the vector of row `slot`.
     pub(crate) fn set_vector(&mut self, slot: usize, vector: &[f32]) {
-        self.data[slot * self.dims..(slot + 1) * self.dims].copy_from_slice(vector);
+        self.data.to_mut()[slot * self.dims..(slot + 1) * self.dims].copy_from_slice(vector);
     }
 
     /// Removes row `slot` by moving the last row into it (O(dims)); breaks
@@ -103,11 +143,12 @@ impl VectorStore {
         let last = self.docs.len() - 1;
         if slot != last {
             self.data
+                .to_mut()
                 .copy_within(last * self.dims..(last + 1) * self.dims, slot * self.dims);
             self.sorted = false;
         }
         self.docs.swap_remove(slot);
-        self.data.truncate(last * self.dims);
+        self.data.to_mut().truncate(last * self.dims);
     }
 
     /// Reorders rows by ascending doc id (stable for equal ids).
@@ -124,7 +165,7 @@ impl VectorStore {
             data.extend_from_slice(self.vector(i));
         }
         self.docs = docs;
-        self.data = data;
+        self.data = Backing::Owned(data);
         self.sorted = self.docs.windows(2).all(|w| w[0] < w[1]);
     }
 
