@@ -92,7 +92,12 @@ fn ingest(c: &mut Criterion, w: &Wordnet) {
 
 /// Builds the folder `name` once with `load`, which gets a fresh engine;
 /// a `READY` marker makes later runs reuse it.
-fn fixture(name: &str, vector: VectorIndexBuilder, w: &Wordnet, load: impl FnOnce(&Engine)) -> PathBuf {
+fn fixture(
+    name: &str,
+    vector: VectorIndexBuilder,
+    w: &Wordnet,
+    load: impl FnOnce(&Engine),
+) -> PathBuf {
     let dir = bench_dir().join(format!("{name}-{}", w.embedder.model_id()));
     if dir.join("READY").exists() {
         return dir;
@@ -150,7 +155,8 @@ fn load_entries(engine: &Engine, w: &Wordnet, total: usize) {
         } else {
             let mut flat = w.vectors.as_slice()[first * dims..end * dims].to_vec();
             for row in flat.chunks_mut(dims) {
-                row.iter_mut().for_each(|x| *x += rng.random_range(-0.02..0.02));
+                row.iter_mut()
+                    .for_each(|x| *x += rng.random_range(-0.02..0.02));
                 let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
                 row.iter_mut().for_each(|x| *x /= norm);
             }
@@ -182,7 +188,10 @@ fn open_and_search(dir: &Path, w: &Wordnet, query: &(String, Vec<f32>)) -> Engin
 fn open_bench(c: &mut Criterion, w: &Wordnet) {
     let query = {
         let text = w.corpus[4242].title.replace(['_', ','], " ");
-        let v = w.embedder.embed_queries(std::slice::from_ref(&text)).unwrap();
+        let v = w
+            .embedder
+            .embed_queries(std::slice::from_ref(&text))
+            .unwrap();
         (text, v.row(0).to_vec())
     };
     let n100k = 100_000.min(w.corpus.len());

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::catalog::Catalog;
-pub use self::open::{OpenReport, TEXT_DIR, VECTORS_DIR};
+pub use self::open::{OpenProgress, OpenReport, TEXT_DIR, VECTORS_DIR};
 use crate::embed::{Embedder, Embeddings, PassageText};
 use crate::entry::{
     Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
@@ -130,6 +130,7 @@ pub struct EngineBuilder {
     durability: Durability,
     checkpoint_bytes: Option<u64>,
     rebuild_indexes: bool,
+    open_progress: Option<OpenProgress>,
 }
 
 impl EngineBuilder {
@@ -164,6 +165,14 @@ impl EngineBuilder {
     /// persisted indexes and indexes only what they lack.
     pub fn rebuild_indexes(mut self, rebuild: bool) -> Self {
         self.rebuild_indexes = rebuild;
+        self
+    }
+
+    /// Called with `(phase, done, total)` while opening indexes what the
+    /// persisted indexes lack (a whole folder after
+    /// [`rebuild_indexes`](Self::rebuild_indexes)), for progress bars.
+    pub fn open_progress(mut self, progress: OpenProgress) -> Self {
+        self.open_progress = Some(progress);
         self
     }
 
@@ -251,11 +260,14 @@ impl EngineBuilder {
         if self.rebuild_indexes {
             open::remove_indexes(&dir)?;
         }
-        let text = open::text_index(&text_dir, last_seq, &mut report)?;
-        open::reconcile_text(&text, &catalog, last_seq, &mut report)?;
+        // Vectors first: catching up hands rows to the vector index, whose
+        // graph builds run on their own threads while the text is indexed.
         let builder = self.vector.take().unwrap_or_default().dims(embedder.dims());
         let vectors = open::vector_index(builder, &vectors_dir, &store, &mut report)?;
-        open::reconcile_vectors(&vectors, &catalog, &store, &mut report)?;
+        let progress = self.open_progress.as_ref();
+        open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
+        let text = open::text_index(&text_dir, last_seq, &mut report)?;
+        open::reconcile_text(&text, &catalog, last_seq, &mut report, progress)?;
         tracing::info!(
             dir = %dir.display(),
             entries = catalog.entries.len(),

@@ -108,12 +108,21 @@ pub(crate) fn text_index(dir: &Path, last_seq: u64, report: &mut OpenReport) -> 
     Ok(TextIndex::open_or_create(dir)?)
 }
 
+/// Reports catch-up progress while opening: `(phase, done, total)`, phase
+/// `"text"` (documents indexed) or `"vectors"` (rows handed to the vector
+/// index, whose graph builds then run in the background).
+pub type OpenProgress = Arc<dyn Fn(&'static str, u64, u64) + Send + Sync>;
+
+/// Documents indexed between two progress reports.
+const PROGRESS_EVERY: u64 = 4096;
+
 /// Brings the text index in line with the catalog and stamps it.
 pub(crate) fn reconcile_text(
     text: &TextIndex,
     catalog: &Catalog,
     last_seq: u64,
     report: &mut OpenReport,
+    progress: Option<&OpenProgress>,
 ) -> Result<()> {
     let present = text.doc_ids()?;
     let live = catalog.live();
@@ -122,9 +131,14 @@ pub(crate) fn reconcile_text(
     for doc in &extra {
         text.delete(doc)?;
     }
-    for doc in &missing {
+    let total = missing.len();
+    for (i, doc) in missing.iter().enumerate() {
         if let Some(e) = catalog.entry_of(doc) {
             text.add(doc, e.title(), e.content(), e.tags())?;
+        }
+        let done = i as u64 + 1;
+        if let Some(p) = progress.filter(|_| done % PROGRESS_EVERY == 0 || done == total) {
+            p("text", done, total);
         }
     }
     report.text_added = missing.len();
@@ -174,6 +188,7 @@ pub(crate) fn reconcile_vectors(
     catalog: &Catalog,
     store: &Store,
     report: &mut OpenReport,
+    progress: Option<&OpenProgress>,
 ) -> Result<()> {
     let present = vectors.live_docs();
     let live = catalog.live();
@@ -181,6 +196,7 @@ pub(crate) fn reconcile_vectors(
     let missing: Vec<DocId> = (live - &present).iter().collect();
     report.vectors_added = missing.len() as u64;
     let dims = vectors.dims();
+    let mut done = 0;
     for chunk in missing.chunks(CATCH_UP_ROWS) {
         let mut flat = Vec::with_capacity(chunk.len() * dims);
         for &doc in chunk {
@@ -190,6 +206,10 @@ pub(crate) fn reconcile_vectors(
             flat.extend_from_slice(&v);
         }
         vectors.insert_batch(chunk, &flat)?;
+        done += chunk.len() as u64;
+        if let Some(p) = progress {
+            p("vectors", done, report.vectors_added);
+        }
     }
     Ok(())
 }

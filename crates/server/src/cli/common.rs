@@ -54,3 +54,16 @@ pub fn progress(len: u64, msg: &'static str) -> ProgressBar {
     bar.set_message(msg);
     bar
 }
+
+/// A spinner with elapsed time, for steps that report no progress (an HNSW
+/// graph build); ticks on its own.
+pub fn spinner(msg: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use moltsearch_engine::entry::{Diary, Visibility};
-use moltsearch_engine::Engine;
+use moltsearch_engine::index::vector::{Quantization, VectorIndexBuilder};
+use moltsearch_engine::{Engine, EngineBuilder};
 use uuid::Uuid;
 
 use super::model_args::ModelArgs;
@@ -17,14 +18,48 @@ pub struct EngineArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// How the vector index holds vectors for searching: `f32`, or `int8`
+    /// codes (a quarter of the memory) with exact re-scoring of the best
+    /// candidates. A search-time choice: the folder stores both.
+    #[arg(long, value_enum, default_value_t = QuantizeArg::F32)]
+    pub quantize: QuantizeArg,
+}
+
+/// `--quantize` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantizeArg {
+    /// Full-precision vectors.
+    F32,
+    /// int8 scalar quantization with exact re-scoring.
+    Int8,
+}
+
+impl From<QuantizeArg> for Quantization {
+    fn from(q: QuantizeArg) -> Self {
+        match q {
+            QuantizeArg::F32 => Quantization::None,
+            QuantizeArg::Int8 => Quantization::Int8,
+        }
+    }
 }
 
 impl EngineArgs {
     /// Opens the engine on the data folder.
     pub fn open(&self) -> anyhow::Result<Engine> {
-        Engine::builder()
+        self.open_with(|b| b)
+    }
+
+    /// Opens the engine on the data folder after `configure` adjusts the
+    /// builder.
+    pub fn open_with(
+        &self,
+        configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> anyhow::Result<Engine> {
+        let builder = Engine::builder()
             .embedder(self.model.embedder()?)
-            .data_dir(&self.data_dir)
+            .vector_index(VectorIndexBuilder::new().quantization(self.quantize.into()))
+            .data_dir(&self.data_dir);
+        configure(builder)
             .open()
             .with_context(|| format!("opening data folder {}", self.data_dir.display()))
     }

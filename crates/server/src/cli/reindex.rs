@@ -2,12 +2,14 @@
 //! re-embed every entry after a model change.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use moltsearch_engine::engine::reindex::reembed;
+use moltsearch_engine::engine::OpenProgress;
 
-use super::common::progress;
+use super::common::{progress, spinner};
 use super::engine_args::EngineArgs;
 
 /// Rebuild indexes from the stored entries.
@@ -49,18 +51,39 @@ pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
             report.entries as f64 / report.embed_seconds.max(1e-9)
         );
     }
-    // Opening rebuilds every index from the stored entries and vectors; a
-    // checkpoint then compacts the log into a fresh snapshot.
+    // The store is the source of truth: both index folders are discarded and
+    // rebuilt from the stored entries and vectors (the model does not run).
     let start = Instant::now();
-    let engine = args.engine.open()?;
+    let bar = progress(0, "indexing");
+    let shown = bar.clone();
+    let on_progress: OpenProgress = Arc::new(move |phase, done, total| {
+        shown.set_message(phase);
+        shown.set_length(total);
+        shown.set_position(done);
+    });
+    let engine = args
+        .engine
+        .open_with(|b| b.rebuild_indexes(true).open_progress(on_progress))?;
+    bar.finish_and_clear();
+    let spinner = spinner("building the HNSW graph");
+    let report = engine.open_report().clone();
+    let loaded = start.elapsed();
     engine.optimize_indexes();
-    let opened = start.elapsed();
+    let built = start.elapsed();
+    spinner.set_message("writing a snapshot");
     engine.checkpoint()?;
+    spinner.finish_and_clear();
     println!(
-        "rebuilt indexes of {} entries in {:.2} s (open + index), snapshot written in {:.2} s",
+        "rebuilt the indexes of {} entries in {:.2} s: text ({} documents) and vectors \
+         ({} rows) loaded in {:.2} s, graph built in {:.2} s, snapshot in {:.2} s; {}",
         engine.len(),
-        opened.as_secs_f64(),
-        (start.elapsed() - opened).as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        report.text_added,
+        report.vectors_added,
+        loaded.as_secs_f64(),
+        (built - loaded).as_secs_f64(),
+        (start.elapsed() - built).as_secs_f64(),
+        engine.describe_vector_index()
     );
     Ok(ExitCode::SUCCESS)
 }
