@@ -2,8 +2,9 @@
 //! a child process imports batches of diary entries and reports each
 //! acknowledged batch; the parent kills it at random points, reopens the
 //! folder and checks that every acknowledged entry is there and is found by
-//! text and by vector search, and that nothing unacknowledged beyond the
-//! batch in flight appeared.
+//! text and by vector search, that both indexes hold exactly the live
+//! entries, and that nothing unacknowledged beyond the batch in flight
+//! appeared.
 //!
 //! The child is this test binary re-executed with `MOLTSEARCH_ENGINE_CHILD`
 //! set and the filter `--exact child_entry`.
@@ -16,6 +17,7 @@ use std::time::Duration;
 use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::engine::PutEntry;
 use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
+use moltsearch_engine::index::vector::VectorIndexBuilder;
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use moltsearch_engine::Engine;
 use rand::rngs::StdRng;
@@ -47,6 +49,13 @@ fn open(dir: &Path) -> Engine {
         .embedder(Embedder::builder().build().expect("model bootstrapped"))
         .data_dir(dir)
         .checkpoint_bytes(64 << 10)
+        // Tiny segments, so kills also land while segment files and the
+        // vector manifest are written.
+        .vector_index(
+            VectorIndexBuilder::new()
+                .seal_threshold(6)
+                .min_graph_rows(4),
+        )
         .open()
         .expect("engine opens")
 }
@@ -119,6 +128,8 @@ fn acknowledged_entries_survive_sigkill() {
         child.wait().unwrap();
 
         let engine = open(&dir);
+        let check = engine.check_indexes().unwrap();
+        assert!(check.is_consistent(), "round {round}: {check:?}");
         let stored = engine.len();
         assert!(
             stored >= acked && stored <= acked + BATCH,

@@ -9,6 +9,7 @@ use moltsearch_engine::engine::{ListRequest, PutEntry};
 use moltsearch_engine::entry::{
     Diary, EntryPatch, NewEntry, RelationKind, RelationStatus, Visibility,
 };
+use moltsearch_engine::index::vector::VectorIndexBuilder;
 use moltsearch_engine::search::request::{Scope, SearchRequest};
 use moltsearch_engine::Engine;
 use proptest::prelude::*;
@@ -133,7 +134,15 @@ proptest! {
     #[test]
     fn durable_engine_equals_in_memory_engine(ops in prop::collection::vec(op(), 1..24)) {
         let dir = tempfile::tempdir().unwrap();
-        let open = || Engine::builder().embedder(embedder()).data_dir(dir.path()).open().unwrap();
+        // Tiny vector segments, so reopens load persisted segments.
+        let open = || {
+            Engine::builder()
+                .embedder(embedder())
+                .vector_index(VectorIndexBuilder::new().seal_threshold(4).min_graph_rows(2))
+                .data_dir(dir.path())
+                .open()
+                .unwrap()
+        };
         let model = Engine::builder().embedder(embedder()).open_in_memory().unwrap();
         let diary = Diary::with_id(Uuid::from_u128(u128::MAX), Uuid::nil(), "d".into(), Visibility::Private).unwrap();
         model.create_diary(diary.clone()).unwrap();
@@ -144,6 +153,8 @@ proptest! {
             if matches!(op, Op::Reopen) {
                 drop(durable);
                 durable = open();
+                let check = durable.check_indexes().unwrap();
+                prop_assert!(check.is_consistent(), "{:?}", check);
             }
             let a = apply(&model, op, &mut ids_m, diary.id, &mut n_m);
             let b = apply(&durable, op, &mut ids_d, diary.id, &mut n_d);
@@ -151,6 +162,8 @@ proptest! {
         }
         drop(durable);
         let durable = open();
+        let check = durable.check_indexes().unwrap();
+        prop_assert!(check.is_consistent(), "{:?}", check);
         prop_assert_eq!(observe(&model, diary.id), observe(&durable, diary.id));
     }
 }

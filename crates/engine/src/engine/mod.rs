@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::catalog::Catalog;
-pub use self::open::{OpenProgress, OpenReport, TEXT_DIR, VECTORS_DIR};
+pub use self::open::{IndexCheck, OpenProgress, OpenReport, TEXT_DIR, VECTORS_DIR};
 use crate::embed::{Embedder, Embeddings, PassageText};
 use crate::entry::{
     Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
@@ -357,6 +357,17 @@ impl Engine {
             None => self.inner.text.commit()?,
         }
         Ok(())
+    }
+
+    /// Compares both indexes with the live entries (doc-id sets, under the
+    /// writer lock so no write is half applied): a consistency check for
+    /// tests and operators; [`IndexCheck::is_consistent`] must always hold.
+    pub fn check_indexes(&self) -> Result<IndexCheck> {
+        let _w = self.inner.writer.lock();
+        let live = self.inner.catalog.read().live().clone();
+        let text = self.inner.text.doc_ids()?;
+        let vectors = self.inner.vectors.live_docs();
+        Ok(IndexCheck::of(&live, &text, &vectors))
     }
 
     /// What opening the data folder found in its persisted indexes and had

@@ -39,6 +39,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
+use roaring::RoaringBitmap;
+
 use super::catalog::Catalog;
 use crate::index::text::TextIndex;
 use crate::index::vector::{SegmentedIndex, VectorIndex, VectorIndexBuilder};
@@ -212,6 +214,43 @@ pub(crate) fn reconcile_vectors(
         }
     }
     Ok(())
+}
+
+/// How the indexes compare with the live entries: what
+/// [`Engine::check_indexes`](super::Engine::check_indexes) reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexCheck {
+    /// Live entries.
+    pub entries: u64,
+    /// Live entries the text index lacks.
+    pub text_missing: u64,
+    /// Text documents of no live entry.
+    pub text_extra: u64,
+    /// Live entries the vector index lacks.
+    pub vectors_missing: u64,
+    /// Vectors of no live entry.
+    pub vectors_extra: u64,
+}
+
+impl IndexCheck {
+    /// Compares doc-id sets.
+    pub(crate) fn of(live: &RoaringBitmap, text: &RoaringBitmap, vectors: &RoaringBitmap) -> Self {
+        Self {
+            entries: live.len(),
+            text_missing: (live - text).len(),
+            text_extra: (text - live).len(),
+            vectors_missing: (live - vectors).len(),
+            vectors_extra: (vectors - live).len(),
+        }
+    }
+
+    /// Whether both indexes hold exactly the live entries.
+    pub fn is_consistent(&self) -> bool {
+        self.text_missing == 0
+            && self.text_extra == 0
+            && self.vectors_missing == 0
+            && self.vectors_extra == 0
+    }
 }
 
 /// The index folders of a data folder.
