@@ -18,7 +18,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::builder::{Config, Quantization};
-use super::graph::{Graph, NONE};
+use super::graph::{Graph, Layer, NONE};
 use super::mapped::{le_bytes, Backing, Pod};
 use super::quant::Codes;
 use super::segment::Segment;
@@ -329,11 +329,7 @@ fn decode_header(b: &[u8]) -> std::result::Result<Header, FileProblem> {
 }
 
 /// Parses the upper-layer stream of a graph over `rows` nodes.
-fn decode_upper(
-    bytes: &[u8],
-    layers: u32,
-    rows: usize,
-) -> std::result::Result<Vec<HashMap<u32, Box<[u32]>>>, String> {
+fn decode_upper(bytes: &[u8], layers: u32, rows: usize) -> std::result::Result<Vec<Layer>, String> {
     if !bytes.len().is_multiple_of(4) {
         return Err("upper layers are not a whole number of u32".into());
     }

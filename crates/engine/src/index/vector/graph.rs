@@ -109,6 +109,9 @@ impl Scorer for F32Scorer<'_> {
     }
 }
 
+/// Links of the nodes of one upper layer, by slot.
+pub(crate) type Layer = HashMap<u32, Box<[u32]>>;
+
 /// A frozen HNSW graph over the rows of one sorted [`VectorStore`]. Node ids
 /// are row slots, so slot order is doc order.
 pub(crate) struct Graph {
@@ -117,7 +120,7 @@ pub(crate) struct Graph {
     pub(crate) links0: Backing<u32>,
     pub(crate) width: usize,
     /// Layers `1..`: links of the few nodes that reach them.
-    pub(crate) upper: Vec<HashMap<u32, Box<[u32]>>>,
+    pub(crate) upper: Vec<Layer>,
     /// Where every search starts: a node of the top layer.
     pub(crate) entry: u32,
 }

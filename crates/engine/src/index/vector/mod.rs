@@ -74,6 +74,81 @@
 //! nodes, the beam is *narrowed* to `ef · √selectivity` (measured: same
 //! recall, 2–4× faster than a full beam). The result is always exactly
 //! `min(k, matching live docs)` hits, sorted by distance then doc id.
+//!
+//! # Persistence
+//!
+//! With [`VectorIndexBuilder::directory`] the index keeps its sealed
+//! segments in a folder it owns, so reopening maps them instead of
+//! rebuilding every graph (≈ 60 s per 100k vectors on 2 cores):
+//!
+//! ```text
+//! <dir>/segments.json      manifest: format, dims, next id, live segment files (oldest first)
+//! <dir>/segment-<id>.vec   one sealed segment, written once, never modified
+//! ```
+//!
+//! A segment file (all integers little-endian; sections 64-byte aligned so
+//! the mapped vectors and links are used in place as `&[f32]` / `&[u32]`):
+//!
+//! ```text
+//! header, 256 B   magic "MOLTVSEG", format version, flags (has graph), dims, graph width,
+//!                 rows, segment id, graph entry point, upper layer count,
+//!                 table of 6 sections (offset, length, crc32), crc32 of the header
+//! doc ids         rows × u32, strictly increasing (row slot order = doc order)
+//! f32 vectors     rows × dims × f32, unit length
+//! int8 codes      rows × dims × i8   (always written: quantization is chosen at open)
+//! int8 scales     rows × f32
+//! graph links     rows × width × u32 bottom-layer neighbours (u32::MAX pads)
+//! upper layers    per layer: node count, then per node: slot, link count, links
+//! ```
+//!
+//! Opening checks every section's CRC (split in 8 MiB pieces checksummed in
+//! parallel and combined, since the vectors of 1M × 384-d rows are 1.5 GB),
+//! then validates the structure (lengths, sorted ids, every link in range),
+//! so a damaged file is a [`VectorIndexError::CorruptFile`] naming it, never
+//! a panic or out-of-bounds read. `f32` rows and bottom-layer links stay in
+//! the mapping (page cache); int8 codes, when used, are copied to the heap.
+//!
+//! **The crash story.** A background job builds a segment without locks,
+//! writes it to a fresh `segment-<id>.vec` and fsyncs it, reopens it mapped,
+//! installs it (one snapshot publish), then replaces the manifest
+//! atomically (write `segments.json.tmp`, fsync, rename, fsync the folder)
+//! after calling the [`before_persist`](VectorIndexBuilder::before_persist)
+//! hook (the engine fsyncs its log there), and only then deletes the files
+//! of the segments it replaced (mappings of unlinked files stay valid). A
+//! crash at any point leaves either the old or the new manifest, each
+//! listing complete, fsynced files; files it does not list (and `*.tmp`)
+//! are deleted on the next open. Ids are allocated when a job is picked and
+//! never reused, so a higher id always holds newer data: a doc found in two
+//! listed segments (an old copy whose tombstone was not persisted) is taken
+//! from the newest one.
+//!
+//! What is *not* persisted: write buffers and tombstones. After reopening,
+//! the owner reconciles: [`VectorIndex::retain`] the docs it still has (one
+//! publish) and insert those missing from [`VectorIndex::members`] (a large
+//! `insert_batch` becomes one frozen buffer, searchable at once and built in
+//! the background). A doc whose vector was replaced *in place* after its
+//! segment was persisted reads the persisted vector after a crash unless it
+//! is re-inserted; the engine never replaces vectors in place (re-embedding
+//! moves an entry to a new doc id). On a `CorruptFile` error the owner can
+//! [`SegmentedIndex::wipe`] the folder and rebuild from its stored vectors.
+//!
+//! # int8 quantization
+//!
+//! With [`Quantization::Int8`], sealed segments are searched on per-row
+//! symmetric int8 codes (`scale = max|x| / 127`, `code = round(x / scale)`;
+//! see `quant.rs` for why per-row rather than per-dimension): the query is
+//! quantized the same way, a distance estimate is one integer dot product
+//! (AVX2 `maddubs`/`madd` when the CPU has it, a portable auto-vectorised
+//! loop otherwise; both exact in `i32`) times two scales. The graph walk
+//! runs on estimates with the usual beam `ef`, then the whole beam is
+//! re-scored with exact `f32` dot products read from the `f32` rows; an
+//! exact scan keeps the best `k × rescore_factor` estimates and re-scores
+//! those. Final ranking and returned distances are exact `f32`. The codes
+//! take a quarter of the `f32` bytes (plus 4 B per row); with a directory
+//! they are the only vector bytes on the heap (the `f32` rows stay mapped),
+//! without one the `f32` rows stay on the heap too.
+//! [`SegmentedIndex::stats`] reports both (`vector_bytes_heap`,
+//! `vector_bytes_mapped`).
 
 mod builder;
 mod file;
