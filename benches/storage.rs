@@ -45,12 +45,19 @@ fn ingest(c: &mut Criterion, w: &Wordnet) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Elements(n as u64));
+    // (name, durability, batch, graph builds paused by `bulk_load`)
     let cases = [
-        ("sync_batch1000", Durability::Sync, 1000),
-        ("sync_batch5000", Durability::Sync, 5000),
-        ("buffered_batch1000", Durability::Buffered, 1000),
+        (
+            "builds_running_sync_batch1000",
+            Durability::Sync,
+            1000,
+            false,
+        ),
+        ("bulk_sync_batch1000", Durability::Sync, 1000, true),
+        ("bulk_sync_batch5000", Durability::Sync, 5000, true),
+        ("bulk_buffered_batch1000", Durability::Buffered, 1000, true),
     ];
-    for (name, durability, batch) in cases {
+    for (name, durability, batch, bulk) in cases {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -64,6 +71,7 @@ fn ingest(c: &mut Criterion, w: &Wordnet) {
                         .unwrap();
                     let (_, diaries) = wordnet::diaries(&engine);
                     let start = Instant::now();
+                    let guard = bulk.then(|| engine.bulk_load());
                     for first in (0..n).step_by(batch) {
                         let end = (first + batch).min(n);
                         let puts = (first..end)
@@ -74,6 +82,7 @@ fn ingest(c: &mut Criterion, w: &Wordnet) {
                     }
                     let took = start.elapsed();
                     total += took;
+                    drop(guard);
                     engine.flush_indexes();
                     eprintln!(
                         "{name}: {n} entries acknowledged in {:.2} s ({:.0}/s); graphs built \
@@ -132,6 +141,7 @@ fn fixture(
 /// copies are distinct entries with distinct vectors.
 fn load_entries(engine: &Engine, w: &Wordnet, total: usize) {
     let (_, diaries) = wordnet::diaries(engine);
+    let _bulk = engine.bulk_load();
     let dims = w.vectors.dims();
     let mut rng = StdRng::seed_from_u64(7);
     let batch = 5000;

@@ -223,6 +223,7 @@ impl EngineBuilder {
                 checkpoint_bytes: u64::MAX,
                 checkpointing: Arc::new(AtomicBool::new(false)),
                 open_report: OpenReport::default(),
+                bulk_loads: Mutex::new(0),
             }),
         })
     }
@@ -288,6 +289,7 @@ impl EngineBuilder {
                 checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
                 checkpointing: Arc::new(AtomicBool::new(false)),
                 open_report: report,
+                bulk_loads: Mutex::new(0),
             }),
         })
     }
@@ -313,6 +315,8 @@ struct Inner {
     checkpointing: Arc<AtomicBool>,
     /// What opening the data folder found and did.
     open_report: OpenReport,
+    /// Live [`BulkLoad`] guards; graph builds are paused while any exists.
+    bulk_loads: Mutex<usize>,
 }
 
 fn now() -> OffsetDateTime {
@@ -777,6 +781,22 @@ impl Engine {
             .collect()
     }
 
+    /// Starts a bulk load: until the returned guard is dropped, background
+    /// HNSW graph builds are paused, so ingesting gets every core (on 2
+    /// cores, a build running beside the writer cut acknowledged entries/s
+    /// by 4-5×). Entries are searchable meanwhile (their vectors are scanned
+    /// exactly, slower as the unbuilt part grows). Dropping the guard
+    /// resumes the builds; follow a large load with
+    /// [`optimize_indexes`](Self::optimize_indexes) to build one graph.
+    pub fn bulk_load(&self) -> BulkLoad<'_> {
+        let mut n = self.inner.bulk_loads.lock();
+        *n += 1;
+        if *n == 1 {
+            self.inner.vectors.pause_builds(true);
+        }
+        BulkLoad { engine: self }
+    }
+
     /// Waits for background index work (sealing write buffers into graph
     /// segments, merges) to finish; useful after a bulk load, before timing.
     /// Searches are correct at any time without it.
@@ -804,6 +824,23 @@ impl Engine {
     /// True when no entry is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Pauses background graph builds while it lives: see
+/// [`Engine::bulk_load`].
+#[must_use = "graph builds resume as soon as the guard is dropped"]
+pub struct BulkLoad<'a> {
+    engine: &'a Engine,
+}
+
+impl Drop for BulkLoad<'_> {
+    fn drop(&mut self) {
+        let mut n = self.engine.inner.bulk_loads.lock();
+        *n -= 1;
+        if *n == 0 {
+            self.engine.inner.vectors.pause_builds(false);
+        }
     }
 }
 

@@ -85,6 +85,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let total = puts.len();
     let mut iter = puts.into_iter().peekable();
     let mut done = 0usize;
+    // Graph builds wait for the end: the model gets every core meanwhile,
+    // and one build of everything is less work than tiers of merges.
+    let bulk = engine.bulk_load();
     while iter.peek().is_some() {
         let batch: Vec<PutEntry> = iter.by_ref().take(args.batch).collect();
         let n = batch.len();
@@ -95,6 +98,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
+    drop(bulk);
     // One graph answers faster than the tier of segments a bulk load leaves.
     engine.optimize_indexes();
     let secs = start.elapsed().as_secs_f64();

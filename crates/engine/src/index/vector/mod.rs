@@ -431,6 +431,9 @@ pub trait VectorIndex: Send + Sync {
     /// Finishes pending background work (sealing, merges) so searches run
     /// on the final graph layout; a no-op for indexes without any.
     fn flush(&self) {}
+    /// Pauses or resumes background graph builds (bulk loads); a no-op for
+    /// indexes without any.
+    fn pause_builds(&self, _paused: bool) {}
     /// Merges the index into its fastest layout (one graph), waiting for it;
     /// by default the same as [`VectorIndex::flush`].
     fn optimize(&self) {

@@ -277,6 +277,8 @@ struct Inner {
     disk: Option<Disk>,
     /// Set when the handle is dropped: a job still running writes nothing.
     closed: AtomicBool,
+    /// Set by [`SegmentedIndex::pause_builds`]: no new job starts.
+    paused: AtomicBool,
 }
 
 /// The index folder and what is known to be on disk.
@@ -444,6 +446,7 @@ impl SegmentedIndex {
                 force_merge: std::sync::atomic::AtomicBool::new(false),
                 disk,
                 closed: AtomicBool::new(false),
+                paused: AtomicBool::new(false),
             }),
         };
         // Duplicates resolved on open may leave segments to rebuild.
@@ -542,6 +545,7 @@ impl SegmentedIndex {
     /// with a directory, persisted and listed by the manifest (retrying a
     /// manifest write that failed earlier).
     pub fn flush(&self) {
+        self.pause_builds(false);
         {
             let mut w = self.inner.writer.lock();
             let mut snap = (*self.inner.load()).clone();
@@ -580,6 +584,20 @@ impl SegmentedIndex {
         self.sync_manifest();
     }
 
+    /// Pauses (`true`) or resumes graph builds. While paused, full write
+    /// buffers are frozen but no graph is built (they are searched exactly),
+    /// so a bulk load gets every core for ingesting; a job already running
+    /// finishes. Resuming starts the pending builds;
+    /// [`flush`](Self::flush) and [`optimize`](Self::optimize) resume too.
+    /// Building once after a bulk load is also less work than building
+    /// and merging tiers of segments along the way.
+    pub fn pause_builds(&self, paused: bool) {
+        self.inner.paused.store(paused, AtomicOrdering::Release);
+        if !paused {
+            self.kick();
+        }
+    }
+
     /// Blocks until no build or merge job is running or pending.
     pub fn wait_idle(&self) {
         let mut w = self.inner.writer.lock();
@@ -613,7 +631,10 @@ impl SegmentedIndex {
                 .inner
                 .force_merge
                 .load(std::sync::atomic::Ordering::Acquire);
-            if w.job_running || pick_job(&self.inner.load(), &self.inner.cfg, force).is_none() {
+            if w.job_running
+                || self.inner.paused.load(AtomicOrdering::Acquire)
+                || pick_job(&self.inner.load(), &self.inner.cfg, force).is_none()
+            {
                 return;
             }
             w.job_running = true;
@@ -662,7 +683,12 @@ fn run_jobs(weak: &Weak<Inner>) {
             let mut w = inner.writer.lock();
             let dead = bury(&mut w.graveyard);
             let force = inner.force_merge.load(std::sync::atomic::Ordering::Acquire);
-            match pick_job(&inner.load(), &cfg, force) {
+            let picked = if inner.paused.load(AtomicOrdering::Acquire) {
+                None
+            } else {
+                pick_job(&inner.load(), &cfg, force)
+            };
+            match picked {
                 Some(mut job) => {
                     w.next_id += 1;
                     job.id = w.next_id;
@@ -856,6 +882,10 @@ impl VectorIndex for SegmentedIndex {
 
     fn optimize(&self) {
         SegmentedIndex::optimize(self);
+    }
+
+    fn pause_builds(&self, paused: bool) {
+        SegmentedIndex::pause_builds(self, paused);
     }
 
     fn describe(&self) -> String {
