@@ -251,3 +251,51 @@ fn rebuild_indexes_reindexes_everything_without_the_model() {
     engine.flush_indexes();
     assert_eq!(answers(&engine, diary).len(), queries(diary).len());
 }
+
+#[test]
+fn paused_graph_builds_keep_vectors_searchable_until_resumed() {
+    use moltsearch_engine::index::vector::VectorIndex;
+    let dims = 8;
+    let index = VectorIndexBuilder::new()
+        .dims(dims)
+        .seal_threshold(16)
+        .min_graph_rows(8)
+        .build()
+        .unwrap();
+    index.pause_builds(true);
+    let mut flat = Vec::new();
+    for doc in 0..64u32 {
+        let mut v: Vec<f32> = (0..dims)
+            .map(|d| ((doc as usize * 7 + d * 13) % 17) as f32 - 8.0)
+            .collect();
+        v[doc as usize % dims] += 20.0;
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        flat.extend(v.iter().map(|x| x / norm));
+    }
+    let docs: Vec<u32> = (0..64).collect();
+    for chunk in 0..4 {
+        let rows = chunk * 16..(chunk + 1) * 16;
+        index
+            .insert_batch(
+                &docs[rows.clone()],
+                &flat[rows.start * dims..rows.end * dims],
+            )
+            .unwrap();
+    }
+    let paused = index.stats();
+    assert_eq!(paused.graph_segments, 0, "{paused:?}");
+    assert_eq!(paused.frozen_buffers, 4, "{paused:?}");
+    assert!(!paused.job_running);
+    for doc in 0..64usize {
+        let hits = index
+            .search(&flat[doc * dims..(doc + 1) * dims], 1, None)
+            .unwrap();
+        assert_eq!(hits[0].doc, doc as u32);
+    }
+    index.pause_builds(false);
+    index.wait_idle();
+    let resumed = index.stats();
+    assert_eq!(resumed.frozen_buffers, 0, "{resumed:?}");
+    assert!(resumed.graph_segments >= 1, "{resumed:?}");
+    assert_eq!(resumed.live, 64);
+}

@@ -968,11 +968,11 @@ impl VectorIndex for SegmentedIndex {
                 }
             }
         };
-        if self.inner.disk.is_some() {
+        if self.inner.disk.is_some() || self.inner.paused.load(AtomicOrdering::Acquire) {
             // Persisted index: the batch becomes one frozen buffer (searched
             // exactly until built), and the background job builds, persists
             // and installs its segment, so a bulk re-insert after reopening
-            // returns at once.
+            // returns at once. Paused builds: same, built once resumed.
             store.sort_by_doc();
             let members: RoaringBitmap = store.docs().iter().copied().collect();
             self.write(|snap, w| {
