@@ -381,6 +381,12 @@ impl VectorIndexBuilder {
         Ok(c)
     }
 
+    /// The validated configuration, for unit tests of the parts.
+    #[cfg(test)]
+    pub(crate) fn validated_for_tests(self) -> Config {
+        self.validated().expect("valid test configuration")
+    }
+
     /// The live index: HNSW segments + exact write buffer; with a
     /// [`directory`](Self::directory), opened from the segments persisted
     /// there.
