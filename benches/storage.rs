@@ -231,9 +231,10 @@ fn open_bench(c: &mut Criterion, w: &Wordnet) {
         let before = (rss_mib(), proc_status_kib("RssAnon:") / 1024.0);
         let engine = open_and_search(dir, w, &query);
         eprintln!(
-            "{name}: {} entries; {:?}; RSS +{:.0} MiB ({:.0} MiB anonymous); {}",
+            "{name}: {} entries; {:?}; {:?}; RSS +{:.0} MiB ({:.0} MiB anonymous); {}",
             engine.len(),
             engine.open_report(),
+            engine.open_timings(),
             rss_mib() - before.0,
             proc_status_kib("RssAnon:") / 1024.0 - before.1,
             engine.describe_vector_index()

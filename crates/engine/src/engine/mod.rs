@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::catalog::Catalog;
-pub use self::open::{IndexCheck, OpenProgress, OpenReport, TEXT_DIR, VECTORS_DIR};
+pub use self::open::{IndexCheck, OpenProgress, OpenReport, OpenTimings, TEXT_DIR, VECTORS_DIR};
 use crate::embed::{Embedder, Embeddings, PassageText};
 use crate::entry::{
     Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
@@ -223,6 +223,7 @@ impl EngineBuilder {
                 checkpoint_bytes: u64::MAX,
                 checkpointing: Arc::new(AtomicBool::new(false)),
                 open_report: OpenReport::default(),
+                open_timings: OpenTimings::default(),
                 bulk_loads: Mutex::new(0),
             }),
         })
@@ -235,7 +236,12 @@ impl EngineBuilder {
         };
         let options =
             StoreOptions::new(embedder.model_id(), embedder.dims()).durability(self.durability);
+        let opening = std::time::Instant::now();
         let (store, recovered) = Store::open_path(&dir, options)?;
+        let mut timings = OpenTimings {
+            store_ms: opening.elapsed().as_secs_f64() * 1e3,
+            ..OpenTimings::default()
+        };
         let store = Arc::new(store);
         let start = std::time::Instant::now();
         let last_seq = recovered.last_seq;
@@ -254,7 +260,7 @@ impl EngineBuilder {
         }
         catalog.refresh_superseded();
         catalog.reserve_docs(recovered.next_doc);
-        let catalog_ms = start.elapsed().as_secs_f64() * 1e3;
+        timings.catalog_ms = start.elapsed().as_secs_f64() * 1e3;
 
         let mut report = OpenReport::default();
         let (text_dir, vectors_dir) = open::index_dirs(&dir);
@@ -267,14 +273,17 @@ impl EngineBuilder {
         let vectors = open::vector_index(builder, &vectors_dir, &store, &mut report)?;
         let progress = self.open_progress.as_ref();
         open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
+        timings.vectors_ms = start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms;
         let text = open::text_index(&text_dir, last_seq, &mut report)?;
         open::reconcile_text(&text, &catalog, last_seq, &mut report, progress)?;
+        timings.text_ms =
+            start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms - timings.vectors_ms;
+        timings.total_ms = opening.elapsed().as_secs_f64() * 1e3;
         tracing::info!(
             dir = %dir.display(),
             entries = catalog.entries.len(),
             replayed = recovered.replayed_records,
-            catalog_ms,
-            total_ms = start.elapsed().as_secs_f64() * 1e3,
+            ?timings,
             ?report,
             "engine opened"
         );
@@ -289,6 +298,7 @@ impl EngineBuilder {
                 checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
                 checkpointing: Arc::new(AtomicBool::new(false)),
                 open_report: report,
+                open_timings: timings,
                 bulk_loads: Mutex::new(0),
             }),
         })
@@ -315,6 +325,8 @@ struct Inner {
     checkpointing: Arc<AtomicBool>,
     /// What opening the data folder found and did.
     open_report: OpenReport,
+    /// Where opening spent its time.
+    open_timings: OpenTimings,
     /// Live [`BulkLoad`] guards; graph builds are paused while any exists.
     bulk_loads: Mutex<usize>,
 }
@@ -361,6 +373,11 @@ impl Engine {
             None => self.inner.text.commit()?,
         }
         Ok(())
+    }
+
+    /// Where opening the data folder spent its time (all zero in memory).
+    pub fn open_timings(&self) -> &OpenTimings {
+        &self.inner.open_timings
     }
 
     /// Compares both indexes with the live entries (doc-id sets, under the
