@@ -36,47 +36,19 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use moltsearch_engine::embed::runtime;
 use moltsearch_engine::index::vector::{
-    kernel, FlatIndex, Quantization, SearchParams, SegmentedIndex, VectorIndex, VectorIndexBuilder,
+    FlatIndex, Quantization, SearchParams, SegmentedIndex, VectorIndex, VectorIndexBuilder,
 };
 use moltsearch_engine::index::DocId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roaring::RoaringBitmap;
 
+#[path = "../tests/common/synthetic.rs"]
+mod synthetic;
+use synthetic::{clustered, normalise};
+
 const DIMS: usize = 384;
 const QUERIES: usize = 200;
-
-fn gauss(rng: &mut StdRng) -> f32 {
-    let u1: f32 = rng.random::<f32>().max(1e-12);
-    let u2: f32 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-}
-
-fn normalise(v: &mut [f32]) {
-    let n = kernel::norm_squared(v).sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-/// `n` unit vectors around 200 random centroids, noise norm ≈ 1.
-fn clustered(n: usize, seed: u64) -> Vec<f32> {
-    let clusters = 200;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut centroids = vec![0f32; clusters * DIMS];
-    for c in centroids.chunks_mut(DIMS) {
-        c.iter_mut().for_each(|x| *x = gauss(&mut rng));
-        normalise(c);
-    }
-    let sigma = 1.0 / (DIMS as f32).sqrt();
-    let mut out = vec![0f32; n * DIMS];
-    for v in out.chunks_mut(DIMS) {
-        let c = rng.random_range(0..clusters);
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = centroids[c * DIMS + i] + sigma * gauss(&mut rng);
-        }
-        normalise(v);
-    }
-    out
-}
 
 struct Fixture {
     /// f32 search over the mapped rows.
@@ -158,7 +130,7 @@ fn fixture() -> Fixture {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     // Queries come from the same distribution (same centroids), held out.
-    let mut data = wordnet(n).unwrap_or_else(|| clustered(n + QUERIES, 42));
+    let mut data = wordnet(n).unwrap_or_else(|| clustered(n + QUERIES, DIMS, 200, 1.0, 42));
     let queries = data.split_off(n * DIMS);
     let docs: Vec<DocId> = (0..n as u32).collect();
 

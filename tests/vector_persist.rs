@@ -17,41 +17,11 @@ use moltsearch_engine::index::vector::{
 };
 use moltsearch_engine::index::DocId;
 use moltsearch_engine::Error;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use roaring::RoaringBitmap;
 
-fn gauss(rng: &mut StdRng) -> f32 {
-    let u1: f32 = rng.random::<f32>().max(1e-12);
-    let u2: f32 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-}
-
-fn normalise(v: &mut [f32]) {
-    let n = kernel::norm_squared(v).sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-/// `n` unit vectors around `clusters` random centroids, noise norm ≈ 1
-/// relative to the centroid (like sentence embeddings).
-fn clustered(n: usize, dims: usize, clusters: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut centroids = vec![0f32; clusters * dims];
-    for c in centroids.chunks_mut(dims) {
-        c.iter_mut().for_each(|x| *x = gauss(&mut rng));
-        normalise(c);
-    }
-    let sigma = 1.0 / (dims as f32).sqrt();
-    let mut out = vec![0f32; n * dims];
-    for v in out.chunks_mut(dims) {
-        let c = rng.random_range(0..clusters);
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = centroids[c * dims + i] + sigma * gauss(&mut rng);
-        }
-        normalise(v);
-    }
-    out
-}
+#[path = "common/synthetic.rs"]
+mod synthetic;
+use synthetic::clustered;
 
 const DIMS: usize = 16;
 
@@ -69,7 +39,7 @@ fn builder(dir: &Path) -> VectorIndexBuilder {
 }
 
 fn fill(idx: &SegmentedIndex, docs: std::ops::Range<u32>, seed: u64) -> Vec<f32> {
-    let data = clustered(docs.len(), DIMS, 20, seed);
+    let data = clustered(docs.len(), DIMS, 20, 1.0, seed);
     for (doc, v) in docs.zip(data.chunks(DIMS)) {
         idx.insert(doc, v).unwrap();
     }
@@ -124,7 +94,7 @@ fn corrupt_error(e: Error) -> (PathBuf, FileProblem) {
 #[test]
 fn reopen_gives_identical_results_and_members() {
     let dir = tempfile::tempdir().unwrap();
-    let queries = clustered(20, DIMS, 20, 99);
+    let queries = clustered(20, DIMS, 20, 1.0, 99);
     let (before, members, stats) = {
         let idx = builder(dir.path()).build().unwrap();
         fill(&idx, 0..2000, 1);
@@ -324,7 +294,7 @@ fn missing_manifest_or_folder_is_an_empty_index() {
 #[test]
 fn retain_tombstones_in_one_go() {
     let dir = tempfile::tempdir().unwrap();
-    let queries = clustered(5, DIMS, 20, 98);
+    let queries = clustered(5, DIMS, 20, 1.0, 98);
     {
         let idx = builder(dir.path()).build().unwrap();
         fill(&idx, 0..1000, 6);
@@ -346,7 +316,7 @@ fn retain_tombstones_in_one_go() {
     }
     // The trait's default (one delete at a time) agrees.
     let flat = VectorIndexBuilder::new().dims(DIMS).build_flat().unwrap();
-    let data = clustered(100, DIMS, 5, 8);
+    let data = clustered(100, DIMS, 5, 1.0, 8);
     let docs: Vec<DocId> = (0..100).collect();
     flat.insert_batch(&docs, &data).unwrap();
     assert_eq!(flat.retain(&(0..50).collect()), 50);
@@ -389,7 +359,7 @@ fn docs_in_two_segments_take_the_newest_copy() {
     // Replacing a doc's vector leaves its old copy in an older persisted
     // segment (tombstones are not persisted): reopening must pick the new one.
     let dir = tempfile::tempdir().unwrap();
-    let data = clustered(2, DIMS, 2, 10);
+    let data = clustered(2, DIMS, 2, 1.0, 10);
     let (old, new) = data.split_at(DIMS);
     {
         let idx = builder(dir.path()).merge_factor(10).build().unwrap();
@@ -411,7 +381,7 @@ fn docs_in_two_segments_take_the_newest_copy() {
 fn large_batches_after_open_are_buffered_and_built_in_background() {
     let dir = tempfile::tempdir().unwrap();
     let idx = builder(dir.path()).background_builds(true).build().unwrap();
-    let data = clustered(3000, DIMS, 20, 13);
+    let data = clustered(3000, DIMS, 20, 1.0, 13);
     let docs: Vec<DocId> = (0..3000).collect();
     idx.insert_batch(&docs, &data).unwrap();
     // Searchable (exactly) at once.
@@ -456,7 +426,7 @@ fn int8_exact_scan_recall_and_memory_at_20k() {
     // 20k × 384 without graphs: the int8 scan + f32 re-scoring path against
     // exact f32, and the memory it holds.
     let (n, dims) = (20_000usize, 384);
-    let data = clustered(n + 50, dims, 200, 21);
+    let data = clustered(n + 50, dims, 200, 1.0, 21);
     let (data, queries) = data.split_at(n * dims);
     let docs: Vec<DocId> = (0..n as u32).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -505,7 +475,7 @@ fn int8_graph_recall_loss_is_small_and_reopen_is_identical() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let dims = 384;
-    let data = clustered(n + 100, dims, 200, 22);
+    let data = clustered(n + 100, dims, 200, 1.0, 22);
     let (data, queries) = data.split_at(n * dims);
     let docs: Vec<DocId> = (0..n as u32).collect();
     let exact = VectorIndexBuilder::new().dims(dims).build_flat().unwrap();
