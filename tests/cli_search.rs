@@ -12,6 +12,10 @@ fn moltsearch(args: &[&str]) -> Output {
 }
 
 fn search_json(dir: &str, query: &str) -> serde_json::Value {
+    search_json_with(dir, query, "f32")
+}
+
+fn search_json_with(dir: &str, query: &str, quantize: &str) -> serde_json::Value {
     let out = moltsearch(&[
         "search",
         "--data-dir",
@@ -21,6 +25,8 @@ fn search_json(dir: &str, query: &str) -> serde_json::Value {
         "--json",
         "--limit",
         "8",
+        "--quantize",
+        quantize,
         query,
     ]);
     assert!(
@@ -72,6 +78,12 @@ fn import_search_reindex_round_trip() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("rebuilt the indexes of 300 entries")
+            && summary.contains("text (300 documents) and vectors (300 rows)"),
+        "{summary}"
+    );
     let after = search_json(dir, "how do we rotate the signing keys?");
     let ids = |v: &serde_json::Value| -> Vec<String> {
         v["hits"]
@@ -82,6 +94,9 @@ fn import_search_reindex_round_trip() {
             .collect()
     };
     assert_eq!(ids(&before), ids(&after));
+    // int8 codes with exact re-scoring rank these entries like f32.
+    let int8 = search_json_with(dir, "how do we rotate the signing keys?", "int8");
+    assert_eq!(ids(&int8), ids(&after));
 }
 
 #[test]
