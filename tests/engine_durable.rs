@@ -305,3 +305,44 @@ fn bad_vectors_and_duplicate_ids_are_refused_before_logging() {
         .unwrap();
     assert_eq!(engine.len(), 0, "nothing of a refused batch was logged");
 }
+
+#[test]
+fn access_counts_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let (diary, id) = {
+        let engine = open_at(dir.path(), &e);
+        let diary = new_diary(&engine);
+        let rec = engine
+            .put_entry(NewEntry::new(
+                diary.id,
+                "Rotated the notifier's signing key.",
+            ))
+            .unwrap();
+        let req = SearchRequest::new(
+            "signing key",
+            Scope::Diaries {
+                ids: vec![diary.id],
+            },
+        );
+        for _ in 0..3 {
+            assert_eq!(hits(&engine, &req).len(), 1);
+        }
+        assert_eq!(engine.get_entry(rec.id).unwrap().access_count, 3);
+        // A checkpoint logs them too; then two more reads, logged on close.
+        engine.checkpoint().unwrap();
+        for _ in 0..2 {
+            hits(&engine, &req);
+        }
+        (diary.id, rec.id)
+    };
+    let engine = open_at(dir.path(), &e);
+    let got = engine.get_entry(id).unwrap();
+    assert_eq!(got.access_count, 5);
+    assert!(got.last_accessed_at.is_some());
+    assert_eq!(
+        got.updated_at, got.created_at,
+        "reads do not touch updatedAt"
+    );
+    assert!(engine.get_diary(diary).is_some());
+}

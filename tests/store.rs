@@ -15,8 +15,8 @@ use moltsearch_engine::entry::{
 };
 use moltsearch_engine::index::DocId;
 use moltsearch_engine::store::{
-    DirFile, Directory, Durability, FileBytes, RamDirectory, Record, Recovered, Store, StoreError,
-    StoreOptions, StoredEntry,
+    Access, DirFile, Directory, Durability, FileBytes, RamDirectory, Record, Recovered, Store,
+    StoreError, StoreOptions, StoredEntry,
 };
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -139,6 +139,14 @@ impl Model {
             }
             Record::DeleteRelation { id } => {
                 self.relations.remove(id);
+            }
+            Record::RecordAccesses(accesses) => {
+                for a in accesses {
+                    if let Some(e) = self.entries.get_mut(&a.id) {
+                        e.record.access_count = a.count;
+                        e.record.last_accessed_at = Some(a.at);
+                    }
+                }
             }
         }
         self.last_seq += 1;
@@ -1195,4 +1203,63 @@ proptest! {
         let (store, rec) = Store::open(dir.clone(), opts()).expect("final reopen");
         model.assert_matches(&store, &rec, "final");
     }
+}
+
+#[test]
+fn access_counts_replay_and_survive_checkpoints() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let when = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    {
+        let (store, _) = Store::open_path(tmp.path(), opts()).expect("open");
+        store
+            .append(vec![
+                Record::PutDiary(diary(1)),
+                Record::PutEntries(vec![
+                    entry(10, 1, 0, "read often"),
+                    entry(11, 1, 1, "never"),
+                ]),
+            ])
+            .expect("append");
+        let access = |count| Access {
+            id: Uuid::from_u128(10),
+            count,
+            at: when,
+        };
+        // Absolute values: replaying an older record then a newer one ends
+        // at the newer; an unknown entry is skipped.
+        let ghost = Access {
+            id: Uuid::from_u128(99),
+            count: 1,
+            at: when,
+        };
+        store
+            .append(vec![Record::RecordAccesses(vec![access(2), ghost])])
+            .expect("append");
+        store
+            .append(vec![Record::RecordAccesses(vec![access(5)])])
+            .expect("append");
+    }
+    let check = |rec: &Recovered, context: &str| {
+        let read = rec
+            .entries
+            .iter()
+            .find(|e| e.record.id == Uuid::from_u128(10))
+            .unwrap();
+        assert_eq!(read.record.access_count, 5, "{context}");
+        assert_eq!(read.record.last_accessed_at, Some(when), "{context}");
+        let never = rec
+            .entries
+            .iter()
+            .find(|e| e.record.id == Uuid::from_u128(11))
+            .unwrap();
+        assert_eq!(never.record.access_count, 0, "{context}");
+        assert_eq!(rec.entries.len(), 2, "{context}");
+    };
+    let (store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    check(&rec, "replayed from the log");
+    store.checkpoint().expect("checkpoint");
+    drop(store);
+    let (_store, rec) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    assert_eq!(rec.replayed_records, 0);
+    check(&rec, "from the snapshot");
 }

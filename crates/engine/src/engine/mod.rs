@@ -16,6 +16,7 @@ mod open;
 pub mod reindex;
 mod search;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,7 +39,7 @@ use crate::index::text::TextIndex;
 use crate::index::vector::{VectorIndex, VectorIndexBuilder};
 use crate::index::DocId;
 use crate::search::request::{check_page, Filters, Scope, SearchHit, SearchMode, SearchResponse};
-use crate::store::{Durability, Record, Store, StoreOptions, StoredEntry};
+use crate::store::{Access, Durability, Record, Store, StoreOptions, StoredEntry};
 use crate::{Error, Result};
 
 /// An entry to store, with an optional id and creation time (for imports
@@ -226,6 +227,7 @@ impl EngineBuilder {
                 open_report: OpenReport::default(),
                 open_timings: OpenTimings::default(),
                 bulk_loads: Mutex::new(0),
+                accessed: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -312,6 +314,7 @@ impl EngineBuilder {
                 open_report: report,
                 open_timings: timings,
                 bulk_loads: Mutex::new(0),
+                accessed: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -341,6 +344,52 @@ struct Inner {
     open_timings: OpenTimings,
     /// Live [`BulkLoad`] guards; graph builds are paused while any exists.
     bulk_loads: Mutex<usize>,
+    /// Entries searches returned since their counts were last logged (data
+    /// folder only).
+    accessed: Mutex<HashSet<Uuid>>,
+}
+
+impl Inner {
+    /// Moves the pending access counts into `records` (as one record at
+    /// the end); returns the ids taken, to put back if the append fails.
+    fn take_accesses(&self, records: &mut Vec<Record>) -> HashSet<Uuid> {
+        let ids = std::mem::take(&mut *self.accessed.lock());
+        if ids.is_empty() {
+            return ids;
+        }
+        let cat = self.catalog.read();
+        let accesses: Vec<Access> = ids
+            .iter()
+            .filter_map(|id| {
+                let e = &cat.entries.get(id)?.entry;
+                Some(Access {
+                    id: *id,
+                    count: e.access_count(),
+                    at: e.last_accessed_at()?,
+                })
+            })
+            .collect();
+        if !accesses.is_empty() {
+            records.push(Record::RecordAccesses(accesses));
+        }
+        ids
+    }
+}
+
+impl Drop for Inner {
+    /// Logs pending access counts on a clean close (best effort: the
+    /// entries themselves are already durable).
+    fn drop(&mut self) {
+        let Some(store) = &self.store else { return };
+        let mut records = Vec::new();
+        self.take_accesses(&mut records);
+        if records.is_empty() {
+            return;
+        }
+        if let Err(e) = store.append(records) {
+            tracing::warn!(error = %e, "could not log access counts while closing");
+        }
+    }
 }
 
 fn now() -> OffsetDateTime {
@@ -358,11 +407,18 @@ fn passage(e: &Entry) -> PassageText {
 impl Engine {
     /// Makes `records` durable before the caller applies them in memory
     /// (writer lock held). In-memory engines skip this.
-    fn persist(&self, records: Vec<Record>) -> Result<()> {
+    ///
+    /// Read bookkeeping recorded by searches since the last write rides
+    /// along (one [`Record::RecordAccesses`]), so it costs no extra fsync.
+    fn persist(&self, mut records: Vec<Record>) -> Result<()> {
         let Some(store) = &self.inner.store else {
             return Ok(());
         };
-        store.append(records)?;
+        let accessed = self.inner.take_accesses(&mut records);
+        if let Err(e) = store.append(records) {
+            self.inner.accessed.lock().extend(accessed);
+            return Err(e.into());
+        }
         let threshold = self.inner.checkpoint_bytes.max(store.vector_bytes() / 4);
         if store.log_bytes() > threshold && !self.inner.checkpointing.swap(true, Ordering::AcqRel) {
             let (store, flag) = (store.clone(), self.inner.checkpointing.clone());
@@ -412,9 +468,21 @@ impl Engine {
     /// Writes a snapshot now and starts a fresh log (no-op in memory).
     pub fn checkpoint(&self) -> Result<()> {
         if let Some(store) = &self.inner.store {
+            self.flush_accesses()?;
             store.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Logs the access counts searches recorded since the last write (they
+    /// otherwise ride along with the next write, a checkpoint, or the
+    /// engine's drop). A crash loses only counts recorded since then.
+    pub fn flush_accesses(&self) -> Result<()> {
+        if self.inner.store.is_none() {
+            return Ok(());
+        }
+        let _w = self.inner.writer.lock();
+        self.persist(Vec::new())
     }
 
     /// A builder.

@@ -177,6 +177,13 @@ impl Engine {
                 slot.entry.record_access(at);
             }
         }
+        drop(cat);
+        if self.inner.store.is_some() {
+            self.inner
+                .accessed
+                .lock()
+                .extend(hits.iter().map(|h| h.entry.id));
+        }
     }
 }
 

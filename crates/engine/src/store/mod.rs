@@ -109,7 +109,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 pub use self::directory::{DirFile, Directory, FileBytes, FsDirectory, RamDirectory};
-pub use self::record::{Record, StoredEntry};
+pub use self::record::{Access, Record, StoredEntry};
 use self::state::State;
 use self::wal::{Wal, Writer};
 use crate::entry::{Diary, Relation};

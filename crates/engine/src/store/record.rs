@@ -78,6 +78,21 @@ pub enum Record {
         /// The relation.
         id: Uuid,
     },
+    /// Sets entries' read bookkeeping (absolute values, so replaying twice
+    /// is harmless); entries gone since are skipped.
+    RecordAccesses(Vec<Access>),
+}
+
+/// An entry's read bookkeeping as of a moment: how often search returned it
+/// and when last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The entry.
+    pub id: Uuid,
+    /// Times returned by a search.
+    pub count: u64,
+    /// When last returned.
+    pub at: OffsetDateTime,
 }
 
 impl Record {
@@ -91,6 +106,7 @@ impl Record {
             Record::PutRelation(_) => "PutRelation",
             Record::SetRelationStatus { .. } => "SetRelationStatus",
             Record::DeleteRelation { .. } => "DeleteRelation",
+            Record::RecordAccesses(_) => "RecordAccesses",
         }
     }
 }
@@ -304,6 +320,7 @@ enum WireRecord<'a> {
     DeleteRelation {
         id: Uuid,
     },
+    RecordAccesses(Vec<(Uuid, u64, OffsetDateTime)>),
 }
 
 impl<'a> From<&'a Record> for WireRecord<'a> {
@@ -320,6 +337,9 @@ impl<'a> From<&'a Record> for WireRecord<'a> {
                 at: *at,
             },
             Record::DeleteRelation { id } => WireRecord::DeleteRelation { id: *id },
+            Record::RecordAccesses(a) => {
+                WireRecord::RecordAccesses(a.iter().map(|a| (a.id, a.count, a.at)).collect())
+            }
         }
     }
 }
@@ -342,6 +362,11 @@ impl WireRecord<'_> {
                 at,
             },
             WireRecord::DeleteRelation { id } => Record::DeleteRelation { id },
+            WireRecord::RecordAccesses(a) => Record::RecordAccesses(
+                a.into_iter()
+                    .map(|(id, count, at)| Access { id, count, at })
+                    .collect(),
+            ),
         })
     }
 }
@@ -443,6 +468,11 @@ mod tests {
             Record::DeleteRelation {
                 id: Uuid::from_u128(8),
             },
+            Record::RecordAccesses(vec![Access {
+                id: Uuid::from_u128(1),
+                count: 42,
+                at: t,
+            }]),
         ];
         for r in records {
             let bytes =

@@ -167,7 +167,8 @@ impl State {
                 Record::PutDiary(_)
                 | Record::PutRelation(_)
                 | Record::SetRelationStatus { .. }
-                | Record::DeleteRelation { .. } => {}
+                | Record::DeleteRelation { .. }
+                | Record::RecordAccesses(_) => {}
             }
         }
         Ok(())
@@ -205,6 +206,15 @@ impl State {
             }
             Record::DeleteRelation { id } => {
                 self.relations.remove(&id);
+            }
+            Record::RecordAccesses(accesses) => {
+                for a in accesses {
+                    if let Some(slot) = self.entries.get_mut(&a.id) {
+                        let record = Arc::make_mut(&mut slot.record);
+                        record.access_count = a.count;
+                        record.last_accessed_at = Some(a.at);
+                    }
+                }
             }
         }
         self.last_seq = seq;
