@@ -9,7 +9,7 @@ use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::engine::{Engine, OpenReport, PutEntry, TEXT_DIR, VECTORS_DIR};
 use moltsearch_engine::entry::{Diary, EntryPatch, NewEntry, Visibility};
 use moltsearch_engine::index::text::TextIndex;
-use moltsearch_engine::index::vector::VectorIndexBuilder;
+use moltsearch_engine::index::vector::{VectorIndex, VectorIndexBuilder};
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use uuid::Uuid;
 
@@ -254,7 +254,6 @@ fn rebuild_indexes_reindexes_everything_without_the_model() {
 
 #[test]
 fn paused_graph_builds_keep_vectors_searchable_until_resumed() {
-    use moltsearch_engine::index::vector::VectorIndex;
     let dims = 8;
     let index = VectorIndexBuilder::new()
         .dims(dims)
@@ -298,4 +297,44 @@ fn paused_graph_builds_keep_vectors_searchable_until_resumed() {
     assert_eq!(resumed.frozen_buffers, 0, "{resumed:?}");
     assert!(resumed.graph_segments >= 1, "{resumed:?}");
     assert_eq!(resumed.live, 64);
+}
+
+#[test]
+fn a_vector_index_ahead_of_the_log_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let diary = fill(tmp.path(), &e);
+    let want = reference(tmp.path(), &e, diary);
+    // The manifest records the log position its segments include.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join(VECTORS_DIR).join("segments.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        manifest["stamp"].as_u64().is_some_and(|s| s > 0),
+        "{manifest}"
+    );
+    {
+        // As if the index had persisted a segment holding writes the log
+        // lost (only possible if its log sync were skipped).
+        let index = VectorIndexBuilder::new()
+            .directory(tmp.path().join(VECTORS_DIR))
+            .stamp(std::sync::Arc::new(|| 1 << 40))
+            .build()
+            .unwrap();
+        let mut ghost = vec![0.0f32; index.dims()];
+        ghost[0] = 1.0;
+        index.insert_batch(&[9_999], &ghost).unwrap();
+        index.flush();
+        assert_eq!(index.persisted_stamp(), Some(1 << 40));
+    }
+    let engine = open(tmp.path(), &e, false);
+    assert!(
+        engine.open_report().vectors_rebuilt,
+        "{:?}",
+        engine.open_report()
+    );
+    assert!(engine.check_indexes().unwrap().is_consistent());
+    engine.flush_indexes();
+    assert_eq!(answers(&engine, diary), want);
 }

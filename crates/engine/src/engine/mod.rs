@@ -284,7 +284,7 @@ impl EngineBuilder {
         // Vectors first: catching up hands rows to the vector index, whose
         // graph builds run on their own threads while the text is indexed.
         let builder = self.vector.take().unwrap_or_default().dims(embedder.dims());
-        let vectors = open::vector_index(builder, &vectors_dir, &store, &mut report)?;
+        let vectors = open::vector_index(builder, &vectors_dir, &store, last_seq, &mut report)?;
         let progress = self.open_progress.as_ref();
         open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
         timings.vectors_ms = start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms;

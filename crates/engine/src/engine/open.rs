@@ -26,11 +26,13 @@
 //! when [`Durability::Buffered`](crate::store::Durability) loses its tail
 //! to a power failure). It is prevented or detected:
 //!
-//! - the vector index fsyncs the log before it records a new segment in its
-//!   manifest (its `before_persist` hook), so it never gets ahead;
-//! - the text index commits after every write and records the log sequence
-//!   it includes; a stamp above the recovered log's last sequence means it
-//!   got ahead, and it is rebuilt.
+//! - both indexes record the log position they include (the text index in
+//!   its commit payload, the vector index in its manifest); a stamp above
+//!   the recovered log's last sequence means the index got ahead, and it is
+//!   rebuilt;
+//! - the vector index also fsyncs the log before each manifest write (its
+//!   `before_persist` hook), so under the default policy it never gets
+//!   ahead in the first place.
 //!
 //! A missing, unreadable or damaged index folder is rebuilt from the store
 //! with a warning: it costs time (the HNSW build, about a minute per 100k
@@ -168,35 +170,49 @@ pub(crate) fn reconcile_text(
 }
 
 /// Opens the vector index persisted in `dir`. Before each manifest write the
-/// index syncs the store's log, so it never holds a doc the log could lose.
-/// A damaged folder is deleted and the index starts empty.
+/// index syncs the store's log, so it never holds a doc the log could lose,
+/// and records the log position it includes. A damaged folder, or one
+/// stamped beyond `last_seq`, is deleted and the index starts empty.
 pub(crate) fn vector_index(
     builder: VectorIndexBuilder,
     dir: &Path,
     store: &Arc<Store>,
+    last_seq: u64,
     report: &mut OpenReport,
 ) -> Result<SegmentedIndex> {
-    // A weak handle: a background build finishing after the engine is
+    // Weak handles: a background build finishing after the engine is
     // dropped must not keep the store (and its folder lock) alive.
     let weak: Weak<Store> = Arc::downgrade(store);
     let hook = Arc::new(move || match weak.upgrade() {
         Some(store) => store.sync().map_err(std::io::Error::other),
         None => Err(std::io::Error::other("the store is closed")),
     });
-    let build = |b: VectorIndexBuilder| b.directory(dir).before_persist(hook.clone()).build();
-    match build(builder.clone()) {
-        Ok(index) => Ok(index),
-        Err(e) => {
-            tracing::warn!(
-                dir = %dir.display(),
-                error = %e,
-                "rebuilding the vector index from the stored vectors"
-            );
-            report.vectors_rebuilt = true;
-            remove_dir(dir)?;
-            build(builder)
-        }
-    }
+    let weak: Weak<Store> = Arc::downgrade(store);
+    let stamp = Arc::new(move || weak.upgrade().map_or(0, |s| s.last_seq()));
+    let build = |b: VectorIndexBuilder| {
+        b.directory(dir)
+            .before_persist(hook.clone())
+            .stamp(stamp.clone())
+            .build()
+    };
+    let problem = match build(builder.clone()) {
+        Ok(index) => match index.persisted_stamp() {
+            Some(at) if at > last_seq => format!(
+                "it includes log position {at} but the log ends at {last_seq} \
+                 (writes lost by a power failure under buffered durability)"
+            ),
+            _ => return Ok(index),
+        },
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        dir = %dir.display(),
+        problem = %problem,
+        "rebuilding the vector index from the stored vectors"
+    );
+    report.vectors_rebuilt = true;
+    remove_dir(dir)?;
+    build(builder)
 }
 
 /// Brings the vector index in line with the catalog: tombstones docs the

@@ -91,6 +91,17 @@ impl std::fmt::Debug for PersistHook {
     }
 }
 
+/// Reads the position recorded with each manifest write (see
+/// [`VectorIndexBuilder::stamp`]).
+#[derive(Clone)]
+pub struct StampSource(pub Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for StampSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StampSource(..)")
+    }
+}
+
 /// Everything the live index needs to know, after validation.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -107,6 +118,7 @@ pub(crate) struct Config {
     /// Folder of the persisted segments, if any.
     pub(crate) directory: Option<PathBuf>,
     pub(crate) before_persist: Option<PersistHook>,
+    pub(crate) stamp: Option<StampSource>,
 }
 
 /// Query-time knobs: they can be changed on a live index without a rebuild
@@ -218,6 +230,7 @@ impl VectorIndexBuilder {
                 quantization: Quantization::None,
                 directory: None,
                 before_persist: None,
+                stamp: None,
             },
         }
     }
@@ -343,6 +356,17 @@ impl VectorIndexBuilder {
         hook: Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>,
     ) -> Self {
         self.cfg.before_persist = Some(PersistHook(hook));
+        self
+    }
+
+    /// Records `source()` in each manifest write of a persisted index, read
+    /// before the [`before_persist`](Self::before_persist) hook runs: every
+    /// doc in the listed segments was inserted before, so the stamp is a
+    /// position the persisted index *includes* (the engine passes its log's
+    /// last sequence number). Read back with
+    /// [`SegmentedIndex::persisted_stamp`].
+    pub fn stamp(mut self, source: Arc<dyn Fn() -> u64 + Send + Sync>) -> Self {
+        self.cfg.stamp = Some(StampSource(source));
         self
     }
 

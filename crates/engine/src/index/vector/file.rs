@@ -565,6 +565,10 @@ pub(crate) struct Manifest {
     pub(crate) next_id: u64,
     /// Oldest first; on a doc listed twice, the newest segment wins.
     pub(crate) segments: Vec<ManifestEntry>,
+    /// The caller's position included by these segments (see
+    /// `VectorIndexBuilder::stamp`); absent in manifests written without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) stamp: Option<u64>,
 }
 
 /// Reads the manifest of `dir`; `None` if there is none (a new index).

@@ -82,7 +82,8 @@
 //! rebuilding every graph (≈ 60 s per 100k vectors on 2 cores):
 //!
 //! ```text
-//! <dir>/segments.json      manifest: format, dims, next id, live segment files (oldest first)
+//! <dir>/segments.json      manifest: format, dims, next id, live segment files (oldest first),
+//!                          and the caller's stamp (the engine: the log position included)
 //! <dir>/segment-<id>.vec   one sealed segment, written once, never modified
 //! ```
 //!
@@ -120,7 +121,10 @@
 //! are deleted on the next open. Ids are allocated when a job is picked and
 //! never reused, so a higher id always holds newer data: a doc found in two
 //! listed segments (an old copy whose tombstone was not persisted) is taken
-//! from the newest one.
+//! from the newest one. With a [`stamp`](VectorIndexBuilder::stamp) source,
+//! the manifest records the caller's position read before the hook runs
+//! (every listed doc was inserted before it), which
+//! [`SegmentedIndex::persisted_stamp`] returns after reopening.
 //!
 //! What is *not* persisted: write buffers and tombstones. After reopening,
 //! the owner reconciles: [`VectorIndex::retain`] the docs it still has (one
@@ -168,7 +172,7 @@ use std::path::{Path, PathBuf};
 use roaring::RoaringBitmap;
 
 pub use self::builder::{
-    PersistHook, Quantization, SearchParams, VectorIndexBuilder, DEFAULT_DIMS,
+    PersistHook, Quantization, SearchParams, StampSource, VectorIndexBuilder, DEFAULT_DIMS,
     DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION,
     DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR,
     DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,

@@ -27,7 +27,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::builder::{Config, PersistHook, Quantization, SearchParams};
+use super::builder::{Config, PersistHook, Quantization, SearchParams, StampSource};
 use super::file::{self, Manifest, ManifestEntry};
 use super::flat::prepare_batch;
 use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
@@ -285,6 +285,7 @@ struct Inner {
 struct Disk {
     dir: PathBuf,
     hook: Option<PersistHook>,
+    stamp: Option<StampSource>,
     /// Taken (lock order: disk, then writer) for a segment file write, the
     /// install that follows and the manifest write.
     state: Mutex<DiskState>,
@@ -294,6 +295,8 @@ struct Disk {
 struct DiskState {
     /// Segment ids listed by the manifest on disk, ascending.
     listed: Vec<u64>,
+    /// The stamp of the manifest on disk.
+    stamp: Option<u64>,
     /// Files of segments no longer in the index: deleted once a manifest
     /// without them is durable.
     obsolete: Vec<u64>,
@@ -321,6 +324,8 @@ impl Disk {
         entries.sort_by_key(|e| e.id);
         let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
         if ids != state.listed {
+            // Read before the hook: every doc in `snap` was inserted earlier.
+            let stamp = self.stamp.as_ref().map(|s| (s.0)());
             if let Some(hook) = &self.hook {
                 if let Err(e) = (hook.0)() {
                     tracing::warn!(error = %e, "before_persist hook failed; vector index manifest not written");
@@ -332,12 +337,14 @@ impl Disk {
                 dims: inner.cfg.dims,
                 next_id: inner.writer.lock().next_id,
                 segments: entries,
+                stamp,
             };
             if let Err(e) = file::write_manifest(&self.dir, &manifest) {
                 tracing::warn!(error = %e, "cannot write the vector index manifest");
                 return;
             }
             state.listed = ids;
+            state.stamp = stamp;
         }
         let obsolete = std::mem::take(&mut state.obsolete);
         let mut removed = false;
@@ -433,6 +440,7 @@ impl SegmentedIndex {
             disk = Some(Disk {
                 dir: dir.clone(),
                 hook: cfg.before_persist.clone(),
+                stamp: cfg.stamp.clone(),
                 state: Mutex::new(state),
             });
         }
@@ -596,6 +604,13 @@ impl SegmentedIndex {
         if !paused {
             self.kick();
         }
+    }
+
+    /// The stamp of the manifest on disk (see [`VectorIndexBuilder::stamp`]):
+    /// `None` without a directory, before the first manifest write, or for
+    /// a manifest written without a stamp source.
+    pub fn persisted_stamp(&self) -> Option<u64> {
+        self.inner.disk.as_ref().and_then(|d| d.state.lock().stamp)
     }
 
     /// Blocks until no build or merge job is running or pending.
@@ -813,6 +828,7 @@ fn load_dir(
     }
     let state = DiskState {
         listed: ids,
+        stamp: manifest.as_ref().and_then(|m| m.stamp),
         obsolete: Vec::new(),
     };
     Ok((parts, state, next_id))
