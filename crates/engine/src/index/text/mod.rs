@@ -4,7 +4,7 @@
 //! # Design
 //!
 //! - **Ids.** Documents are keyed by the engine's dense
-//!   [`DocId`](crate::index::DocId), stored in an indexed + fast `u64`
+//!   [`DocId`], stored in an indexed + fast `u64`
 //!   field: indexed to delete or replace by id, fast to turn tantivy's
 //!   segment-local addresses back into ids during collection. Nothing else
 //!   is stored (see [`schema`]).
@@ -31,7 +31,7 @@
 //!   `total_matches` and pagination are those of the filtered result.
 //! - **Concurrency and visibility.** One [`IndexWriter`] behind a mutex
 //!   (writes are batched by the engine); searches take a snapshot
-//!   [`Searcher`](tantivy::Searcher) from a reader with
+//!   [`Searcher`] from a reader with
 //!   [`ReloadPolicy::Manual`] and never block on the writer. Writes become
 //!   visible to searches **when [`TextIndex::commit`] returns** (it commits
 //!   and then reloads the reader), not before; a search running during a

@@ -18,7 +18,7 @@ use super::{prepare, vector_error, Hit, VectorIndex, VectorIndexError};
 use crate::index::DocId;
 use crate::{Error, Result};
 
-/// Exact vector index: one [`VectorStore`] plus a doc → row map, behind a
+/// Exact vector index: one `VectorStore` plus a doc → row map, behind a
 /// `RwLock`.
 pub struct FlatIndex {
     dims: usize,
