@@ -104,27 +104,42 @@ fn remove_dir(path: &Path) -> Result<()> {
     }
 }
 
+/// Why an index stamped `stamp` cannot be used with a log ending at
+/// `last_seq`, if it cannot.
+fn ahead_of_log(stamp: Option<u64>, last_seq: u64) -> Option<String> {
+    stamp.filter(|&s| s > last_seq).map(|s| {
+        format!(
+            "it includes log position {s} but the log ends at {last_seq} \
+             (writes lost by a power failure under buffered durability)"
+        )
+    })
+}
+
+/// Logs why the index in `dir` is rebuilt, and deletes it.
+fn discard(what: &str, dir: &Path, problem: &str) -> Result<()> {
+    tracing::warn!(
+        dir = %dir.display(),
+        problem = %problem,
+        "rebuilding the {what} index from the store"
+    );
+    remove_dir(dir)
+}
+
 /// Opens (or creates) the text index in `dir`. A damaged index, or one
 /// stamped beyond `last_seq`, is deleted and recreated empty.
 pub(crate) fn text_index(dir: &Path, last_seq: u64, report: &mut OpenReport) -> Result<TextIndex> {
     let problem = match TextIndex::open_or_create(dir) {
         Ok(text) => match text.stamp() {
-            Ok(Some(stamp)) if stamp > last_seq => format!(
-                "it includes log position {stamp} but the log ends at {last_seq} \
-                 (writes lost by a power failure under buffered durability)"
-            ),
-            Ok(_) => return Ok(text),
+            Ok(stamp) => match ahead_of_log(stamp, last_seq) {
+                Some(problem) => problem,
+                None => return Ok(text),
+            },
             Err(e) => e.to_string(),
         },
         Err(e) => e.to_string(),
     };
-    tracing::warn!(
-        dir = %dir.display(),
-        problem = %problem,
-        "rebuilding the text index from the stored entries"
-    );
     report.text_rebuilt = true;
-    remove_dir(dir)?;
+    discard("text", dir, &problem)?;
     Ok(TextIndex::open_or_create(dir)?)
 }
 
@@ -196,22 +211,14 @@ pub(crate) fn vector_index(
             .build()
     };
     let problem = match build(builder.clone()) {
-        Ok(index) => match index.persisted_stamp() {
-            Some(at) if at > last_seq => format!(
-                "it includes log position {at} but the log ends at {last_seq} \
-                 (writes lost by a power failure under buffered durability)"
-            ),
-            _ => return Ok(index),
+        Ok(index) => match ahead_of_log(index.persisted_stamp(), last_seq) {
+            Some(problem) => problem,
+            None => return Ok(index),
         },
         Err(e) => e.to_string(),
     };
-    tracing::warn!(
-        dir = %dir.display(),
-        problem = %problem,
-        "rebuilding the vector index from the stored vectors"
-    );
     report.vectors_rebuilt = true;
-    remove_dir(dir)?;
+    discard("vector", dir, &problem)?;
     build(builder)
 }
 
