@@ -12,7 +12,10 @@
 //! without any lock, then installs its segment under the writer mutex,
 //! carrying over deletes that happened meanwhile. Replaced segments are
 //! dropped by the job thread, never by a reader, since dropping a graph is
-//! O(n).
+//! O(n). A build nobody waits for runs in a rayon pool of all cores but one
+//! (shared by the process), so writers and searches keep a core; one that
+//! `flush`/`optimize` waits for, or the backlog after
+//! [`pause_builds`](SegmentedIndex::pause_builds), gets every core.
 //!
 //! With a directory, the job thread also writes each new segment to its
 //! file (before taking the writer mutex) and, after installing it, the
@@ -20,8 +23,8 @@
 //! write in progress (so a reopen never races a file being written).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
@@ -279,6 +282,47 @@ struct Inner {
     closed: AtomicBool,
     /// Set by [`SegmentedIndex::pause_builds`]: no new job starts.
     paused: AtomicBool,
+    /// Callers blocked in `flush`/`optimize`: their jobs get every core.
+    waiters: AtomicUsize,
+    /// Set when builds resume after a pause, until the runner is idle: the
+    /// backlog gets every core too.
+    catching_up: AtomicBool,
+}
+
+/// Where builds nobody waits for run: a pool of all cores but one (shared
+/// by every index of the process), so writes and searches keep a core
+/// while a graph is built. `None` on one core or if it cannot be created.
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores - 1)
+            .thread_name(|i| format!("moltsearch-graph-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "no background build pool"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Counts a caller waiting for builds while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, AtomicOrdering::AcqRel);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, AtomicOrdering::AcqRel);
+    }
 }
 
 /// The index folder and what is known to be on disk.
@@ -455,6 +499,8 @@ impl SegmentedIndex {
                 disk,
                 closed: AtomicBool::new(false),
                 paused: AtomicBool::new(false),
+                waiters: AtomicUsize::new(0),
+                catching_up: AtomicBool::new(false),
             }),
         };
         // Duplicates resolved on open may leave segments to rebuild.
@@ -553,6 +599,7 @@ impl SegmentedIndex {
     /// with a directory, persisted and listed by the manifest (retrying a
     /// manifest write that failed earlier).
     pub fn flush(&self) {
+        let _waiting = Waiting::new(&self.inner.waiters);
         self.pause_builds(false);
         {
             let mut w = self.inner.writer.lock();
@@ -580,6 +627,7 @@ impl SegmentedIndex {
     /// segment, so one large graph answers several times faster than a tier
     /// of smaller ones. Costs a full graph build of the live vectors.
     pub fn optimize(&self) {
+        let _waiting = Waiting::new(&self.inner.waiters);
         self.flush();
         self.inner
             .force_merge
@@ -600,8 +648,12 @@ impl SegmentedIndex {
     /// Building once after a bulk load is also less work than building
     /// and merging tiers of segments along the way.
     pub fn pause_builds(&self, paused: bool) {
-        self.inner.paused.store(paused, AtomicOrdering::Release);
+        let was = self.inner.paused.swap(paused, AtomicOrdering::AcqRel);
         if !paused {
+            if was {
+                // The backlog of a bulk load: build it with every core.
+                self.inner.catching_up.store(true, AtomicOrdering::Release);
+            }
             self.kick();
         }
     }
@@ -711,6 +763,7 @@ fn run_jobs(weak: &Weak<Inner>) {
                 }
                 None => {
                     w.job_running = false;
+                    inner.catching_up.store(false, AtomicOrdering::Release);
                     inner.idle.notify_all();
                     drop(w);
                     drop(dead);
@@ -719,9 +772,17 @@ fn run_jobs(weak: &Weak<Inner>) {
             }
         };
         drop(dead);
+        // A build someone waits for (flush, optimize) gets every core; one
+        // nobody waits for leaves a core to writers and searches.
+        let hurried = inner.waiters.load(AtomicOrdering::Acquire) > 0
+            || inner.force_merge.load(AtomicOrdering::Acquire)
+            || inner.catching_up.load(AtomicOrdering::Acquire);
         drop(inner);
         let started = std::time::Instant::now();
-        let segment = job.build(&cfg);
+        let segment = match background_pool().filter(|_| !hurried) {
+            Some(pool) => pool.install(|| job.build(&cfg)),
+            None => job.build(&cfg),
+        };
         let Some(inner) = weak.upgrade() else { return };
         tracing::debug!(
             inputs = job.inputs.len(),
