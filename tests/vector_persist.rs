@@ -552,3 +552,52 @@ fn int8_in_memory_keeps_f32_on_the_heap() {
         assert_eq!(idx.search(q, 1, None).unwrap()[0].doc, doc as DocId);
     }
 }
+
+#[test]
+fn random_damage_is_an_error_or_a_working_index_never_a_panic() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let file = one_segment(dir.path());
+    let pristine = std::fs::read(&file).unwrap();
+    let manifest = dir.path().join(MANIFEST_FILE);
+    let pristine_manifest = std::fs::read(&manifest).unwrap();
+    let query = clustered(1, DIMS, 3, 1.0, 77);
+    let mut rng = StdRng::seed_from_u64(0xdead);
+    let (mut refused, mut accepted) = (0, 0);
+    for round in 0..300 {
+        let mut bytes = pristine.clone();
+        let mut meta = pristine_manifest.clone();
+        match round % 4 {
+            // A run of random bytes anywhere.
+            0 | 1 => {
+                let at = rng.random_range(0..bytes.len());
+                let run = rng.random_range(1..=16).min(bytes.len() - at);
+                bytes[at..at + run]
+                    .iter_mut()
+                    .for_each(|b| *b = rng.random());
+            }
+            // A random length.
+            2 => bytes.truncate(rng.random_range(0..bytes.len())),
+            // A damaged manifest.
+            _ => {
+                let at = rng.random_range(0..meta.len());
+                meta[at] = rng.random();
+            }
+        }
+        std::fs::write(&file, &bytes).unwrap();
+        std::fs::write(&manifest, &meta).unwrap();
+        match builder(dir.path()).build() {
+            Err(_) => refused += 1,
+            Ok(idx) => {
+                accepted += 1;
+                idx.search(&query, 5, None).unwrap();
+            }
+        }
+    }
+    // Restore so the index is usable again.
+    std::fs::write(&file, &pristine).unwrap();
+    std::fs::write(&manifest, &pristine_manifest).unwrap();
+    assert_eq!(builder(dir.path()).build().unwrap().len(), 500);
+    assert!(refused > 250, "refused {refused}, accepted {accepted}");
+}
