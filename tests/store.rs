@@ -70,7 +70,7 @@ fn record(n: u128, diary: u128, content: &str) -> EntryRecord {
 
 fn entry(n: u128, diary: u128, doc: DocId, content: &str) -> StoredEntry {
     StoredEntry {
-        record: record(n, diary, content),
+        record: Arc::new(record(n, diary, content)),
         doc,
         vector: vector(doc, 0),
     }
@@ -78,11 +78,12 @@ fn entry(n: u128, diary: u128, doc: DocId, content: &str) -> StoredEntry {
 
 fn signed(mut e: StoredEntry) -> StoredEntry {
     let key = PrivateKey::from_seed(&[9; 32]);
-    e.record.content_signature = Some(key.sign_raw(e.record.content_hash.as_bytes()));
-    e.record.signing_nonce = Some("nonce-1".into());
-    e.record.signer_public_key = Some(key.public_key());
-    e.record.last_accessed_at = Some(at(99));
-    e.record.access_count = 3;
+    let r = Arc::make_mut(&mut e.record);
+    r.content_signature = Some(key.sign_raw(r.content_hash.as_bytes()));
+    r.signing_nonce = Some("nonce-1".into());
+    r.signer_public_key = Some(key.public_key());
+    r.last_accessed_at = Some(at(99));
+    r.access_count = 3;
     e
 }
 
@@ -143,8 +144,9 @@ impl Model {
             Record::RecordAccesses(accesses) => {
                 for a in accesses {
                     if let Some(e) = self.entries.get_mut(&a.id) {
-                        e.record.access_count = a.count;
-                        e.record.last_accessed_at = Some(a.at);
+                        let r = Arc::make_mut(&mut e.record);
+                        r.access_count = a.count;
+                        r.last_accessed_at = Some(a.at);
                     }
                 }
             }
@@ -168,7 +170,7 @@ impl Model {
         entries.sort_by_key(|e| e.doc);
         assert_eq!(got.entries.len(), entries.len(), "{context}: entry count");
         for (g, want) in got.entries.iter().zip(&entries) {
-            assert_eq!(*g.record, want.record, "{context}: entry");
+            assert_eq!(g.record, want.record, "{context}: entry");
             assert_eq!(g.doc, want.doc, "{context}: doc");
             assert_eq!(
                 store.vector(g.doc).as_ref(),
@@ -202,16 +204,16 @@ fn workload() -> Vec<Vec<Record>> {
         }],
         // Update without re-embedding: same doc, same vector.
         vec![Record::UpdateEntry(Box::new(StoredEntry {
-            record: EntryRecord {
+            record: Arc::new(EntryRecord {
                 importance: 9,
                 ..record(12, 2, "third")
-            },
+            }),
             doc: 2,
             vector: vector(2, 0),
         }))],
         // Re-embedded update: new doc and vector.
         vec![Record::UpdateEntry(Box::new(StoredEntry {
-            record: record(10, 1, "first, edited"),
+            record: Arc::new(record(10, 1, "first, edited")),
             doc: 3,
             vector: vector(3, 1),
         }))],
@@ -1086,7 +1088,7 @@ fn records_for(op: &Op, model: &Model, counter: &mut u128) -> Vec<Record> {
                     r.diary_id = diary;
                     r.created_at = at(i64::from(*c) * 1_000 + 123);
                     let e = StoredEntry {
-                        record: r,
+                        record: Arc::new(r),
                         doc,
                         vector: vector(doc, u32::from(*c)),
                     };
@@ -1102,8 +1104,9 @@ fn records_for(op: &Op, model: &Model, counter: &mut u128) -> Vec<Record> {
             };
             let old = &model.entries[&id];
             let mut e = old.clone();
-            e.record.content = format!("updated {c}");
-            e.record.updated_at = at(i64::from(*c) + 10_000);
+            let r = Arc::make_mut(&mut e.record);
+            r.content = format!("updated {c}");
+            r.updated_at = at(i64::from(*c) + 10_000);
             match mode {
                 0 => {
                     e.doc = model.next_doc;

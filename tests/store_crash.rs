@@ -107,7 +107,7 @@ fn run_child(dir: &Path) {
             .map(|i| {
                 let (record, vector) = expected_entry(seq, i);
                 let e = StoredEntry {
-                    record,
+                    record: std::sync::Arc::new(record),
                     doc,
                     vector,
                 };

@@ -7,15 +7,21 @@
 //! becomes a tombstone in both indexes. Bitmaps are keyed by doc id, so a
 //! filter is a few bitmap operations, then a scan of the survivors only for
 //! the time window.
+//!
+//! Entry records are `Arc`s shared with the store's state, so the engine
+//! holds each entry's text once. Records are never patched in place:
+//! access counts, the one thing that changes without a write, live beside
+//! them in [`Catalog::accesses`] until the entry is next written.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::entry::{
-    Diary, Entry, EntryType, Relation, RelationKey, RelationKind, RelationStatus, Visibility,
+    Diary, EntryRecord, EntryType, Relation, RelationKey, RelationKind, RelationStatus, Visibility,
 };
 use crate::index::DocId;
 use crate::search::request::{Filters, Scope};
@@ -23,8 +29,16 @@ use crate::search::request::{Filters, Scope};
 /// An entry and the doc id its vectors and text are indexed under.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
-    pub entry: Entry,
+    /// As written; see [`Catalog::current`] for its live access counts.
+    pub record: Arc<EntryRecord>,
     pub doc: DocId,
+}
+
+/// Reads of an entry since its record was written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AccessStat {
+    pub count: u64,
+    pub at: OffsetDateTime,
 }
 
 #[derive(Default)]
@@ -44,6 +58,8 @@ pub(crate) struct Catalog {
     pub relation_keys: HashMap<RelationKey, Uuid>,
     /// Entries that are the target of an accepted `supersedes` relation.
     superseded: HashSet<Uuid>,
+    /// Access counts newer than the entry's record (absolute values).
+    accesses: HashMap<Uuid, AccessStat>,
 }
 
 impl Catalog {
@@ -62,45 +78,45 @@ impl Catalog {
         }
     }
 
-    /// Indexes `entry` under `doc` in every posting list.
-    pub fn insert(&mut self, entry: Entry, doc: DocId) {
+    /// Indexes `entry` under `doc` in every posting list. The record's
+    /// access counts become the entry's current ones.
+    pub fn insert(&mut self, entry: Arc<EntryRecord>, doc: DocId) {
         let d = doc as usize;
         if self.docs.len() <= d {
             self.docs.resize(d + 1, None);
             self.created.resize(d + 1, 0);
         }
-        self.docs[d] = Some(entry.id());
-        self.created[d] = entry.created_at().unix_timestamp();
+        self.docs[d] = Some(entry.id);
+        self.created[d] = entry.created_at.unix_timestamp();
         self.live.insert(doc);
-        self.by_diary
-            .entry(entry.diary_id())
-            .or_default()
-            .insert(doc);
-        for tag in entry.tags() {
+        self.by_diary.entry(entry.diary_id).or_default().insert(doc);
+        for tag in &entry.tags {
             self.by_tag.entry(tag.clone()).or_default().insert(doc);
         }
         self.by_type
-            .entry(entry.entry_type())
+            .entry(entry.entry_type)
             .or_default()
             .insert(doc);
-        if entry.injection_risk() {
+        if entry.injection_risk {
             self.suspicious.insert(doc);
         }
-        self.entries.insert(entry.id(), Slot { entry, doc });
+        self.accesses.remove(&entry.id);
+        self.entries.insert(entry.id, Slot { record: entry, doc });
     }
 
     /// Removes an entry from every posting list; returns its slot.
     pub fn remove(&mut self, id: Uuid) -> Option<Slot> {
         let slot = self.entries.remove(&id)?;
+        self.accesses.remove(&id);
         let doc = slot.doc;
         if let Some(d) = self.docs.get_mut(doc as usize) {
             *d = None;
         }
         self.live.remove(doc);
-        if let Some(b) = self.by_diary.get_mut(&slot.entry.diary_id()) {
+        if let Some(b) = self.by_diary.get_mut(&slot.record.diary_id) {
             b.remove(doc);
         }
-        for tag in slot.entry.tags() {
+        for tag in &slot.record.tags {
             if let Some(b) = self.by_tag.get_mut(tag) {
                 b.remove(doc);
                 if b.is_empty() {
@@ -108,7 +124,7 @@ impl Catalog {
                 }
             }
         }
-        if let Some(b) = self.by_type.get_mut(&slot.entry.entry_type()) {
+        if let Some(b) = self.by_type.get_mut(&slot.record.entry_type) {
             b.remove(doc);
         }
         self.suspicious.remove(doc);
@@ -120,10 +136,46 @@ impl Catalog {
         &self.live
     }
 
-    /// The entry indexed under `doc`, if it is live.
-    pub fn entry_of(&self, doc: DocId) -> Option<&Entry> {
+    /// The record indexed under `doc`, if it is live (access counts as
+    /// written: see [`Catalog::current`]).
+    pub fn entry_of(&self, doc: DocId) -> Option<&EntryRecord> {
         let id = self.docs.get(doc as usize).copied().flatten()?;
-        self.entries.get(&id).map(|s| &s.entry)
+        self.entries.get(&id).map(|s| &*s.record)
+    }
+
+    /// The record of entry `id` as written, if it exists.
+    pub fn record(&self, id: &Uuid) -> Option<&EntryRecord> {
+        self.entries.get(id).map(|s| &*s.record)
+    }
+
+    /// How often `record`'s entry was returned, and when last.
+    pub fn access_of(&self, record: &EntryRecord) -> (u64, Option<OffsetDateTime>) {
+        match self.accesses.get(&record.id) {
+            Some(a) => (a.count, Some(a.at)),
+            None => (record.access_count, record.last_accessed_at),
+        }
+    }
+
+    /// `record` as it is now: a copy with its current access counts.
+    pub fn current(&self, record: &EntryRecord) -> EntryRecord {
+        let mut out = record.clone();
+        (out.access_count, out.last_accessed_at) = self.access_of(record);
+        out
+    }
+
+    /// Counts a read of entry `id` at `at`.
+    pub fn record_access(&mut self, id: Uuid, at: OffsetDateTime) {
+        let Some(slot) = self.entries.get(&id) else {
+            return;
+        };
+        let (count, _) = self.access_of(&slot.record);
+        self.accesses.insert(
+            id,
+            AccessStat {
+                count: count.saturating_add(1),
+                at,
+            },
+        );
     }
 
     /// Creation time (unix seconds) of a doc.

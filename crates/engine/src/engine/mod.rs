@@ -255,18 +255,17 @@ impl EngineBuilder {
         }
         // Validating and copying records is most of the catalog's cost at
         // 1M entries: done on every core, then inserted in doc order.
-        let entries: Vec<(Entry, DocId)> = recovered
+        // The records were checked before they were logged; checking them
+        // again (on every core) guards against a folder written by another
+        // version. The catalog shares the store's records, not copies.
+        recovered
             .entries
-            .into_par_iter()
-            .map(|stored| {
-                let record = Arc::try_unwrap(stored.record).unwrap_or_else(|r| (*r).clone());
-                Entry::from_record(record).map(|e| (e, stored.doc))
-            })
-            .collect::<std::result::Result<_, _>>()?;
+            .par_iter()
+            .try_for_each(|stored| Entry::check_record(&stored.record))?;
         catalog.reserve_docs(recovered.next_doc);
-        catalog.entries.reserve(entries.len());
-        for (entry, doc) in entries {
-            catalog.insert(entry, doc);
+        catalog.entries.reserve(recovered.entries.len());
+        for stored in recovered.entries {
+            catalog.insert(stored.record, stored.doc);
         }
         for r in recovered.relations {
             catalog.relation_keys.insert(r.key(), r.id);
@@ -361,11 +360,11 @@ impl Inner {
         let accesses: Vec<Access> = ids
             .iter()
             .filter_map(|id| {
-                let e = &cat.entries.get(id)?.entry;
+                let (count, at) = cat.access_of(cat.record(id)?);
                 Some(Access {
                     id: *id,
-                    count: e.access_count(),
-                    at: e.last_accessed_at()?,
+                    count,
+                    at: at?,
                 })
             })
             .collect();
@@ -647,13 +646,15 @@ impl Engine {
         }
         let first = self.inner.catalog.read().next_doc();
         let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+        let shared: Vec<Arc<EntryRecord>> =
+            entries.iter().map(|e| Arc::new(e.to_record())).collect();
         if self.inner.store.is_some() {
-            let stored = entries
+            let stored = shared
                 .iter()
                 .zip(&docs)
                 .zip(vectors.rows())
-                .map(|((e, &doc), v)| StoredEntry {
-                    record: e.to_record(),
+                .map(|((record, &doc), v)| StoredEntry {
+                    record: Arc::clone(record),
                     doc,
                     vector: v.to_vec(),
                 })
@@ -661,10 +662,10 @@ impl Engine {
             self.persist(vec![Record::PutEntries(stored)])?;
         }
         self.index(&docs, &entries, vectors.as_slice())?;
+        let records = entries.into_iter().map(EntryRecord::from).collect();
         let mut cat = self.inner.catalog.write();
-        let records = entries.iter().map(Entry::to_record).collect();
-        for (entry, doc) in entries.into_iter().zip(docs) {
-            cat.insert(entry, doc);
+        for (record, doc) in shared.into_iter().zip(docs) {
+            cat.insert(record, doc);
         }
         Ok(records)
     }
@@ -683,12 +684,8 @@ impl Engine {
 
     /// An entry by id. Reading does not change `updatedAt`.
     pub fn get_entry(&self, id: Uuid) -> Option<EntryRecord> {
-        self.inner
-            .catalog
-            .read()
-            .entries
-            .get(&id)
-            .map(|s| s.entry.to_record())
+        let cat = self.inner.catalog.read();
+        cat.record(&id).map(|r| cat.current(r))
     }
 
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
@@ -701,7 +698,7 @@ impl Engine {
                 .entries
                 .get(&id)
                 .ok_or(Error::NotFound { what: "entry", id })?;
-            (slot.entry.clone(), slot.doc)
+            (Entry::from_record(cat.current(&slot.record))?, slot.doc)
         };
         let before = (
             entry.title().map(str::to_string),
@@ -724,20 +721,21 @@ impl Engine {
             })?;
             (old_doc, old)
         };
+        let record = Arc::new(entry.to_record());
         self.persist(vec![Record::UpdateEntry(Box::new(StoredEntry {
-            record: entry.to_record(),
+            record: Arc::clone(&record),
             doc,
             vector: vector.clone(),
         }))])?;
         if text_changed {
             self.index(&[doc], std::slice::from_ref(&entry), &vector)?;
         }
-        let record = entry.to_record();
         {
             let mut cat = self.inner.catalog.write();
             cat.remove(id);
-            cat.insert(entry, doc);
+            cat.insert(Arc::clone(&record), doc);
         }
+        let record = Arc::unwrap_or_clone(record);
         if text_changed {
             self.retire(old_doc)?;
         }
@@ -755,14 +753,17 @@ impl Engine {
     /// Deletes an unsigned entry and its relations.
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
         let _w = self.inner.writer.lock();
-        self.inner
+        let signed = self
+            .inner
             .catalog
             .read()
-            .entries
-            .get(&id)
+            .record(&id)
             .ok_or(Error::NotFound { what: "entry", id })?
-            .entry
-            .ensure_deletable()?;
+            .content_signature
+            .is_some();
+        if signed {
+            return Err(crate::entry::EntryError::SignedNotDeletable.into());
+        }
         self.persist(vec![Record::DeleteEntry { id }])?;
         let slot = {
             let mut cat = self.inner.catalog.write();
@@ -799,7 +800,11 @@ impl Engine {
                 what: "entry",
                 id: target,
             })?;
-            let relation = Relation::new(&s.entry, &t.entry, kind, now())?;
+            let (s, t) = (
+                Entry::from_record(cat.current(&s.record))?,
+                Entry::from_record(cat.current(&t.record))?,
+            );
+            let relation = Relation::new(&s, &t, kind, now())?;
             relation.check_unique(cat.relations.values())?;
             relation
         };
@@ -853,7 +858,7 @@ impl Engine {
         let allow = cat.allowed(&req.scope, &req.filters);
         let (entries, total) = newest_first(&cat, &allow, req.offset, req.limit);
         Ok(ListResponse {
-            entries: entries.into_iter().map(Entry::to_record).collect(),
+            entries: entries.into_iter().map(|e| cat.current(e)).collect(),
             total,
         })
     }
@@ -949,13 +954,13 @@ fn newest_first<'a>(
     allow: &RoaringBitmap,
     offset: usize,
     limit: usize,
-) -> (Vec<&'a Entry>, usize) {
-    let mut all: Vec<&Entry> = allow.iter().filter_map(|d| cat.entry_of(d)).collect();
+) -> (Vec<&'a EntryRecord>, usize) {
+    let mut all: Vec<&EntryRecord> = allow.iter().filter_map(|d| cat.entry_of(d)).collect();
     let total = all.len();
     all.sort_by(|a, b| {
-        b.created_at()
-            .cmp(&a.created_at())
-            .then_with(|| b.id().cmp(&a.id()))
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.id.cmp(&a.id))
     });
     let page = all.into_iter().skip(offset).take(limit).collect();
     (page, total)
@@ -973,7 +978,7 @@ fn list_response(
         hits: entries
             .into_iter()
             .map(|e| SearchHit {
-                entry: e.to_record(),
+                entry: cat.current(e),
                 score: 0.0,
                 explain: None,
             })
@@ -982,5 +987,82 @@ fn list_response(
         total_is_lower_bound: false,
         mode: SearchMode::Text,
         warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{NewEntry, Visibility};
+    use crate::search::request::{Scope, SearchRequest};
+
+    /// Every live entry's record is one allocation shared by the store and
+    /// the catalog.
+    fn assert_shared(engine: &Engine, ids: &[Uuid]) {
+        let store = engine.inner.store.as_ref().expect("on disk");
+        let cat = engine.inner.catalog.read();
+        for id in ids {
+            let slot = cat.entries.get(id).expect("entry in catalog");
+            assert!(store.shares_record(&slot.record), "entry {id} is copied");
+        }
+    }
+
+    #[test]
+    fn records_are_held_once_through_writes_reads_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let embedder = Embedder::builder().build().expect("model bootstrapped");
+        let open = || {
+            Engine::builder()
+                .embedder(embedder.clone())
+                .data_dir(dir.path())
+                .open()
+                .expect("open")
+        };
+        let engine = open();
+        let team = Uuid::now_v7();
+        let diary = engine
+            .create_diary(Diary::new(team, "d".into(), Visibility::Private).expect("diary"))
+            .expect("create");
+        let texts = [
+            "ducks on the pond",
+            "a key rotation runbook",
+            "the pond froze",
+        ];
+        let put: Vec<PutEntry> = texts
+            .iter()
+            .map(|t| NewEntry::new(diary.id, *t).into())
+            .collect();
+        let ids: Vec<Uuid> = engine
+            .put_entries(put)
+            .expect("put")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_shared(&engine, &ids);
+
+        let patch = EntryPatch {
+            importance: Some(9),
+            ..EntryPatch::default()
+        };
+        engine.update_entry(ids[1], patch).expect("update");
+        let req = SearchRequest::new("pond", Scope::Team { team_id: team });
+        let first = engine.search(&req).expect("search");
+        // A hit shows the reads before this one.
+        assert!(first.hits.iter().all(|h| h.entry.access_count == 0));
+        let second = engine.search(&req).expect("search");
+        assert!(second.hits.iter().all(|h| h.entry.access_count == 1));
+        engine.flush_accesses().expect("flush");
+        assert_shared(&engine, &ids);
+        let pond: Vec<Uuid> = first.hits.iter().map(|h| h.entry.id).collect();
+        assert!(pond.contains(&ids[0]) && pond.contains(&ids[2]));
+        drop(engine);
+
+        let engine = open();
+        assert_shared(&engine, &ids);
+        for id in &pond {
+            let e = engine.get_entry(*id).expect("entry");
+            assert_eq!(e.access_count, 2, "reads of {id} survive the reopen");
+        }
+        assert_eq!(engine.get_entry(ids[1]).expect("entry").importance, 9);
     }
 }

@@ -169,7 +169,7 @@ pub(crate) fn reconcile_text(
     let total = missing.len();
     for (i, doc) in missing.iter().enumerate() {
         if let Some(e) = catalog.entry_of(doc) {
-            text.add(doc, e.title(), e.content(), e.tags())?;
+            text.add(doc, e.title.as_deref(), &e.content, &e.tags)?;
         }
         let done = i as u64 + 1;
         if let Some(p) = progress.filter(|_| done.is_multiple_of(PROGRESS_EVERY) || done == total) {

@@ -8,6 +8,7 @@
 //! again (the half-written `<dir>.reembed-tmp` is discarded).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::embed::{Embedder, PassageText};
@@ -97,7 +98,7 @@ pub fn reembed(
             .iter()
             .zip(vectors.rows())
             .map(|(e, v)| StoredEntry {
-                record: (*e.record).clone(),
+                record: Arc::clone(&e.record),
                 doc: e.doc,
                 vector: v.to_vec(),
             })

@@ -114,12 +114,10 @@ impl Engine {
             .into_iter()
             .filter_map(|f| {
                 let e = cat.entry_of(f.doc)?;
-                let rec = fusion::recency(hours_between(
-                    e.last_accessed_at().unwrap_or(e.created_at()),
-                    t,
-                ));
-                let score = fusion::final_score(&req.weights, f.relevance, rec, e.importance());
-                Some((score, f, rec, e.importance()))
+                let (_, last_access) = cat.access_of(e);
+                let rec = fusion::recency(hours_between(last_access.unwrap_or(e.created_at), t));
+                let score = fusion::final_score(&req.weights, f.relevance, rec, e.importance);
+                Some((score, f, rec, e.importance))
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
@@ -140,7 +138,7 @@ impl Engine {
             .filter_map(|(score, f, rec, importance)| {
                 let e = cat.entry_of(f.doc)?;
                 Some(SearchHit {
-                    entry: e.to_record(),
+                    entry: cat.current(e),
                     score,
                     explain: req.explain.then(|| Explain {
                         vector_rank: f.vector.map(|h| h.rank),
@@ -173,9 +171,7 @@ impl Engine {
         }
         let mut cat = self.inner.catalog.write();
         for h in hits {
-            if let Some(slot) = cat.entries.get_mut(&h.entry.id) {
-                slot.entry.record_access(at);
-            }
+            cat.record_access(h.entry.id, at);
         }
         drop(cat);
         if self.inner.store.is_some() {

@@ -199,22 +199,15 @@ impl Entry {
     /// content hash is kept as is, not recomputed: if storage was tampered
     /// with, [`Entry::verify`] must be able to say so.
     pub fn from_record(r: EntryRecord) -> Result<Self, EntryError> {
-        check_hashed_fields(r.title.as_deref(), &r.content, &r.tags)?;
-        let importance = check_importance(r.importance.into())?;
+        Self::check_record(&r)?;
+        let importance = r.importance;
         let signature = match (r.content_signature, r.signing_nonce, r.signer_public_key) {
-            (None, None, None) => None,
-            (Some(signature), Some(nonce), Some(public_key)) => {
-                let s = EntrySignature {
-                    signature,
-                    nonce,
-                    public_key,
-                };
-                s.validate()?;
-                Some(s)
-            }
-            (None, ..) => return Err(missing("contentSignature")),
-            (_, None, _) => return Err(missing("signingNonce")),
-            (.., None) => return Err(missing("signerPublicKey")),
+            (Some(signature), Some(nonce), Some(public_key)) => Some(EntrySignature {
+                signature,
+                nonce,
+                public_key,
+            }),
+            _ => None,
         };
         Ok(Entry {
             id: r.id,
@@ -232,6 +225,20 @@ impl Entry {
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
+    }
+
+    /// Checks every limit [`Entry::from_record`] checks, without building
+    /// an entry (the engine shares stored records rather than copying them).
+    pub fn check_record(r: &EntryRecord) -> Result<(), EntryError> {
+        check_hashed_fields(r.title.as_deref(), &r.content, &r.tags)?;
+        check_importance(r.importance.into())?;
+        match (&r.content_signature, &r.signing_nonce, &r.signer_public_key) {
+            (None, None, None) => Ok(()),
+            (Some(_), Some(nonce), Some(_)) => check_len("signingNonce", nonce, MAX_NONCE_CHARS),
+            (None, ..) => Err(missing("contentSignature")),
+            (_, None, _) => Err(missing("signingNonce")),
+            (.., None) => Err(missing("signerPublicKey")),
+        }
     }
 
     /// The storage form.

@@ -614,6 +614,7 @@ impl Store {
         );
         remove_files(&*dir, &stale);
 
+        state.fold_accesses();
         let mut recovered = state.to_recovered(&options.model_id, options.dims, snap_seq);
         recovered.replayed_records = replayed;
         recovered.torn_tail = torn_tail;
@@ -800,7 +801,7 @@ impl Store {
         let state = self.state.read();
         let slot = state.entries.get(&id)?;
         Some(StoredEntry {
-            record: (*slot.record).clone(),
+            record: state.record_of(slot),
             doc: slot.doc,
             vector: state.vectors.get(slot.doc)?,
         })
@@ -826,6 +827,17 @@ impl Store {
     /// Whether no entry is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the store holds `record` itself for its entry (the same
+    /// allocation, not an equal copy).
+    #[cfg(test)]
+    pub(crate) fn shares_record(&self, record: &Arc<crate::entry::EntryRecord>) -> bool {
+        self.state
+            .read()
+            .entries
+            .get(&record.id)
+            .is_some_and(|s| Arc::ptr_eq(&s.record, record))
     }
 
     /// The current state in the form [`Store::open`] returns (records are

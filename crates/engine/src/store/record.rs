@@ -21,7 +21,9 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 use time::OffsetDateTime;
+
 use uuid::Uuid;
 
 use crate::entry::{
@@ -35,8 +37,9 @@ use crate::index::DocId;
 /// `meta.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEntry {
-    /// The entry's data, unvalidated plain form.
-    pub record: EntryRecord,
+    /// The entry's data, unvalidated plain form. Shared: the store's state
+    /// and the engine's catalog hold the same allocation.
+    pub record: Arc<EntryRecord>,
     /// Doc id the indexes use; never reused once assigned.
     pub doc: DocId,
     /// The embedding of the entry's passage text.
@@ -285,7 +288,7 @@ struct WireStored<'a> {
 impl<'a> From<&'a StoredEntry> for WireStored<'a> {
     fn from(e: &'a StoredEntry) -> Self {
         Self {
-            entry: WireEntry::from(&e.record),
+            entry: WireEntry::from(&*e.record),
             doc: e.doc,
             vector: Cow::Borrowed(&e.vector),
         }
@@ -295,7 +298,7 @@ impl<'a> From<&'a StoredEntry> for WireStored<'a> {
 impl WireStored<'_> {
     fn into_stored(self) -> Result<StoredEntry, String> {
         Ok(StoredEntry {
-            record: self.entry.into_record()?,
+            record: Arc::new(self.entry.into_record()?),
             doc: self.doc,
             vector: self.vector.into_owned(),
         })
@@ -411,7 +414,7 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)
             .expect("valid time");
         StoredEntry {
-            record: EntryRecord {
+            record: Arc::new(EntryRecord {
                 id: Uuid::from_u128(1),
                 diary_id: Uuid::from_u128(2),
                 title: Some("t".into()),
@@ -428,7 +431,7 @@ mod tests {
                 last_accessed_at: Some(t),
                 created_at: t,
                 updated_at: t,
-            },
+            }),
             doc: 9,
             vector: vec![1.0, -0.0, f32::MIN_POSITIVE],
         }

@@ -361,7 +361,7 @@ fn write_snapshot(
         encode_into(&WireDiary::from(d), &mut out)?;
     }
     for s in slots {
-        encode_into(&(s.doc, WireEntry::from(&*s.record)), &mut out)?;
+        encode_into(&(s.doc, WireEntry::from(&*state.record_of(s))), &mut out)?;
     }
     let mut relations: Vec<&Relation> = state.relations.values().collect();
     relations.sort_by_key(|r| r.id);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::record::{Record, StoredEntry};
+use super::record::{Access, Record, StoredEntry};
 use super::snapshot::VectorFile;
 use super::{Recovered, RecoveredEntry};
 use crate::entry::{Diary, EntryRecord, Relation};
@@ -101,6 +101,10 @@ pub(crate) struct State {
     pub next_doc: DocId,
     /// Sequence number of the last record applied.
     pub last_seq: u64,
+    /// Access counts logged since each entry's record was last written.
+    /// Kept beside the records, not in them: records are shared with the
+    /// engine's catalog, and patching one would copy it.
+    pub accesses: HashMap<Uuid, Access>,
 }
 
 impl State {
@@ -190,6 +194,7 @@ impl State {
             }
             Record::UpdateEntry(e) => self.put_entry(*e),
             Record::DeleteEntry { id } => {
+                self.accesses.remove(&id);
                 if let Some(slot) = self.entries.remove(&id) {
                     self.vectors.overlay.remove(&slot.doc);
                 }
@@ -209,10 +214,8 @@ impl State {
             }
             Record::RecordAccesses(accesses) => {
                 for a in accesses {
-                    if let Some(slot) = self.entries.get_mut(&a.id) {
-                        let record = Arc::make_mut(&mut slot.record);
-                        record.access_count = a.count;
-                        record.last_accessed_at = Some(a.at);
+                    if self.entries.contains_key(&a.id) {
+                        self.accesses.insert(a.id, a);
                     }
                 }
             }
@@ -226,10 +229,9 @@ impl State {
             doc,
             vector,
         } = e;
-        let slot = Slot {
-            record: Arc::new(record),
-            doc,
-        };
+        // A put carries the entry's counts as of its writing.
+        self.accesses.remove(&record.id);
+        let slot = Slot { record, doc };
         if let Some(old) = self.entries.insert(slot.record.id, slot) {
             if old.doc != doc {
                 self.vectors.overlay.remove(&old.doc);
@@ -241,6 +243,32 @@ impl State {
             self.vectors.overlay.insert(doc, Arc::from(vector));
         }
         self.next_doc = self.next_doc.max(doc.saturating_add(1));
+    }
+
+    /// `slot`'s record with the access counts logged since it was written.
+    pub fn record_of(&self, slot: &Slot) -> Arc<EntryRecord> {
+        match self.accesses.get(&slot.record.id) {
+            None => Arc::clone(&slot.record),
+            Some(a) => {
+                let mut record = (*slot.record).clone();
+                record.access_count = a.count;
+                record.last_accessed_at = Some(a.at);
+                Arc::new(record)
+            }
+        }
+    }
+
+    /// Writes the logged access counts into the records. Done once after
+    /// recovery, while the store holds the only reference to each record,
+    /// so nothing is copied.
+    pub fn fold_accesses(&mut self) {
+        for (id, a) in std::mem::take(&mut self.accesses) {
+            if let Some(slot) = self.entries.get_mut(&id) {
+                let record = Arc::make_mut(&mut slot.record);
+                record.access_count = a.count;
+                record.last_accessed_at = Some(a.at);
+            }
+        }
     }
 
     /// The state in its public form: entries by doc id, diaries and
@@ -256,7 +284,7 @@ impl State {
         let entries = slots
             .into_iter()
             .map(|s| RecoveredEntry {
-                record: Arc::clone(&s.record),
+                record: self.record_of(s),
                 doc: s.doc,
             })
             .collect();
@@ -293,7 +321,7 @@ mod tests {
     fn stored(id: u128, doc: DocId, v: f32) -> StoredEntry {
         let t = OffsetDateTime::UNIX_EPOCH;
         StoredEntry {
-            record: EntryRecord {
+            record: Arc::new(EntryRecord {
                 id: Uuid::from_u128(id),
                 diary_id: Uuid::from_u128(1),
                 title: None,
@@ -310,7 +338,7 @@ mod tests {
                 last_accessed_at: None,
                 created_at: t,
                 updated_at: t,
-            },
+            }),
             doc,
             vector: vec![v; DIMS],
         }
@@ -350,7 +378,7 @@ mod tests {
         st.vectors.rebase(base, &written);
         assert!(st.vectors.overlay.is_empty());
         let mut same = stored(1, 0, 0.5);
-        same.record.importance = 9;
+        Arc::make_mut(&mut same.record).importance = 9;
         st.apply(2, Record::UpdateEntry(Box::new(same)));
         assert!(st.vectors.overlay.is_empty());
         assert_eq!(st.entries[&Uuid::from_u128(1)].record.importance, 9);
