@@ -439,26 +439,76 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
         ));
     }
     let vec_bytes = dir.read(&header.vectors_file)?;
-    if vec_bytes.len() as u64 != header.vectors_len
-        || crc32fast::hash(&vec_bytes) != header.vectors_crc
-    {
-        return Err(StoreError::Corrupt {
-            file: vec_path,
-            offset: 0,
-            reason: format!(
-                "length or checksum differs from what {} recorded",
-                path.display()
-            ),
-        });
+    let vectors_differ = || StoreError::Corrupt {
+        file: vec_path.clone(),
+        offset: 0,
+        reason: format!(
+            "length or checksum differs from what {} recorded",
+            path.display()
+        ),
+    };
+    if vec_bytes.len() as u64 != header.vectors_len {
+        return Err(vectors_differ());
     }
-    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims)?;
-    if vectors.len() as u64 != header.entries {
-        return Err(StoreError::Corrupt {
-            file: vec_path,
-            offset: 16,
-            reason: format!("{} vectors for {} entries", vectors.len(), header.entries),
-        });
+    // The vector file's checksum (the bulk of the bytes) is computed on one
+    // core while the records are decoded on another; decoding only reads
+    // the header and doc ids, which `parse` checks first, and nothing
+    // decoded is used unless both pass.
+    // A damaged file is reported as a checksum mismatch, whatever part of
+    // it the structural checks would trip over first.
+    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims).and_then(|v| {
+        if v.len() as u64 == header.entries {
+            Ok(v)
+        } else {
+            Err(StoreError::Corrupt {
+                file: vec_path.clone(),
+                offset: 16,
+                reason: format!("{} vectors for {} entries", v.len(), header.entries),
+            })
+        }
+    });
+    let vectors = match vectors {
+        Ok(v) => v,
+        Err(e) => {
+            let bytes = dir.read(&header.vectors_file)?;
+            return Err(if crc32fast::hash(&bytes) == header.vectors_crc {
+                e
+            } else {
+                vectors_differ()
+            });
+        }
+    };
+    let (crc, decoded) = rayon::join(
+        || crc32fast::hash(&vectors.bytes),
+        || decode_body(body, off, &header, seq, &vectors, &path),
+    );
+    if crc != header.vectors_crc {
+        return Err(vectors_differ());
     }
+    let mut state = decoded?;
+    state.vectors.base = Some(Arc::new(vectors));
+    Ok(Loaded {
+        state,
+        model_id: header.model_id,
+    })
+}
+
+/// Decodes the diaries, entries and relations of a snapshot whose checksum
+/// was verified; `off` is where the header ended.
+fn decode_body(
+    body: &[u8],
+    mut off: usize,
+    header: &SnapshotHeader,
+    seq: u64,
+    vectors: &VectorFile,
+    path: &Path,
+) -> Result<State, StoreError> {
+    let content = body.len();
+    let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        reason,
+    };
 
     let mut state = State {
         next_doc: header.next_doc,
@@ -518,11 +568,7 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
             "unexpected bytes after the last relation".into(),
         ));
     }
-    state.vectors.base = Some(Arc::new(vectors));
-    Ok(Loaded {
-        state,
-        model_id: header.model_id,
-    })
+    Ok(state)
 }
 
 /// Maps the vector file of the snapshot at `seq`, for a checkpoint that just
