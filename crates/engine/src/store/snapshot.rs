@@ -517,7 +517,7 @@ fn decode_body(
     };
     for _ in 0..header.diaries {
         let at = off;
-        let d: WireDiary = decode_at(body, &mut off, &path, "diary")?;
+        let d: WireDiary = decode_at(body, &mut off, path, "diary")?;
         let d = d
             .into_diary()
             .map_err(|e| corrupt(at, format!("diary: {e}")))?;
@@ -525,7 +525,7 @@ fn decode_body(
     }
     for i in 0..header.entries as usize {
         let at = off;
-        let (doc, record): (DocId, WireEntry) = decode_at(body, &mut off, &path, "entry")?;
+        let (doc, record): (DocId, WireEntry) = decode_at(body, &mut off, path, "entry")?;
         let record = record
             .into_record()
             .map_err(|e| corrupt(at, format!("entry: {e}")))?;
@@ -556,7 +556,7 @@ fn decode_body(
     }
     for _ in 0..header.relations {
         let at = off;
-        let r: WireRelation = decode_at(body, &mut off, &path, "relation")?;
+        let r: WireRelation = decode_at(body, &mut off, path, "relation")?;
         let r = r
             .into_relation()
             .map_err(|e| corrupt(at, format!("relation: {e}")))?;
