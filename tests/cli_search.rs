@@ -104,6 +104,38 @@ fn bad_input_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let dir = dir.to_str().unwrap();
+    // Reading or rebuilding a folder that does not exist is an error, and
+    // a mistyped path does not become a new empty database.
+    for args in [
+        &["search", "--data-dir", dir, "--diary", "nope", "x"][..],
+        &["reindex", "--data-dir", dir],
+        &["reindex", "--reembed", "--data-dir", dir],
+    ] {
+        let out = moltsearch(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no moltsearch data folder at"),
+            "{args:?}: {err}"
+        );
+        assert!(!Path::new(dir).exists(), "{args:?} created {dir}");
+    }
+
+    let fine = tmp.path().join("fine.jsonl");
+    std::fs::write(&fine, "{\"content\": \"fine\"}\n").unwrap();
+    let out = moltsearch(&[
+        "import",
+        "--data-dir",
+        dir,
+        "--diary",
+        "d",
+        fine.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = moltsearch(&["search", "--data-dir", dir, "--diary", "nope", "x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no diary named \"nope\""));

@@ -476,6 +476,28 @@ fn second_open_of_a_folder_is_locked() {
 }
 
 #[test]
+fn a_missing_folder_is_refused_when_creating_is_off() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("typo");
+    let existing_only = || opts().create_if_missing(false);
+    for path in [&missing, &tmp.path().to_path_buf()] {
+        match Store::open_path(path, existing_only()) {
+            Err(StoreError::NoDataFolder { path: got }) => assert_eq!(&got, path),
+            other => panic!(
+                "expected NoDataFolder for {}, got {other:?}",
+                path.display()
+            ),
+        }
+    }
+    assert!(!missing.exists(), "nothing is created");
+    assert_eq!(std::fs::read_dir(tmp.path()).expect("list").count(), 0);
+
+    let (store, _) = Store::open_path(&missing, opts()).expect("created by default");
+    drop(store);
+    Store::open_path(&missing, existing_only()).expect("an existing folder opens");
+}
+
+#[test]
 fn other_model_or_dims_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     drop(Store::open_path(tmp.path(), opts()).expect("create"));

@@ -133,6 +133,8 @@ pub struct EngineBuilder {
     checkpoint_bytes: Option<u64>,
     rebuild_indexes: bool,
     open_progress: Option<OpenProgress>,
+    /// Refuse to create a data folder (set by `create_if_missing(false)`).
+    existing_only: bool,
 }
 
 impl EngineBuilder {
@@ -158,6 +160,16 @@ impl EngineBuilder {
     /// When a write counts as durable (default: fsync per write call).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Whether [`EngineBuilder::open`] may create a new data folder where
+    /// none is (default `true`). Tools that read or rebuild an existing
+    /// folder turn it off, so a mistyped path gives
+    /// [`StoreError::NoDataFolder`](crate::store::StoreError::NoDataFolder)
+    /// instead of a new, empty database.
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.existing_only = !create;
         self
     }
 
@@ -237,8 +249,9 @@ impl EngineBuilder {
             Some(e) => e,
             None => Embedder::builder().build()?,
         };
-        let options =
-            StoreOptions::new(embedder.model_id(), embedder.dims()).durability(self.durability);
+        let options = StoreOptions::new(embedder.model_id(), embedder.dims())
+            .durability(self.durability)
+            .create_if_missing(!self.existing_only);
         let opening = std::time::Instant::now();
         let (store, recovered) = Store::open_path(&dir, options)?;
         let mut timings = OpenTimings {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::embed::{Embedder, PassageText};
-use crate::store::{stored_model, Record, Store, StoreOptions, StoredEntry};
+use crate::store::{stored_model, Record, Store, StoreError, StoreOptions, StoredEntry};
 use crate::{Error, Result};
 
 /// What a re-embedding run did.
@@ -57,8 +57,8 @@ pub fn reembed(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ReembedReport> {
     let start = Instant::now();
-    let (from_model, dims) = stored_model(dir)?.ok_or_else(|| {
-        Error::InvalidRequest(format!("{} holds no moltsearch data", dir.display()))
+    let (from_model, dims) = stored_model(dir)?.ok_or_else(|| StoreError::NoDataFolder {
+        path: dir.to_path_buf(),
     })?;
     let (old, state) = Store::open_path(dir, StoreOptions::new(from_model.clone(), dims))?;
     let tmp = sibling(dir, ".reembed-tmp");

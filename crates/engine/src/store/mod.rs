@@ -156,6 +156,16 @@ pub enum StoreError {
         /// What check failed.
         reason: String,
     },
+    /// There is no data folder where one was required (no `meta.json`).
+    #[error(
+        "no moltsearch data folder at {} (it has no {META_FILE}); check the path, or create \
+         one by importing entries (`moltsearch import`)",
+        path.display()
+    )]
+    NoDataFolder {
+        /// The path given.
+        path: PathBuf,
+    },
     /// Another process (or another store in this process) has the folder
     /// open.
     #[error(
@@ -253,6 +263,10 @@ pub struct StoreOptions {
     pub dims: usize,
     /// When appends return.
     pub durability: Durability,
+    /// Whether [`Store::open_path`] may create a new data folder where none
+    /// is. `false` for tools that only read or rebuild an existing one, so
+    /// a mistyped path is an error instead of a new empty database.
+    pub create_if_missing: bool,
 }
 
 impl StoreOptions {
@@ -263,7 +277,14 @@ impl StoreOptions {
             model_id: model_id.into(),
             dims,
             durability: Durability::Sync,
+            create_if_missing: true,
         }
+    }
+
+    /// Sets whether opening may create a new data folder (default `true`).
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
     }
 
     /// Sets the durability policy.
@@ -439,11 +460,18 @@ impl Store {
         Self::open_shared(Arc::new(dir), options)
     }
 
-    /// Opens the data folder at `path` (created if missing), locking it.
+    /// Opens the data folder at `path`, locking it; creates it when missing
+    /// unless [`StoreOptions::create_if_missing`] is off.
     pub fn open_path(
         path: impl AsRef<Path>,
         options: StoreOptions,
     ) -> Result<(Store, Recovered), StoreError> {
+        let path = path.as_ref();
+        if !options.create_if_missing && !path.join(META_FILE).is_file() {
+            return Err(StoreError::NoDataFolder {
+                path: path.to_path_buf(),
+            });
+        }
         Self::open(FsDirectory::open(path)?, options)
     }
 

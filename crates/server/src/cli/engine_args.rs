@@ -13,7 +13,7 @@ use super::model_args::ModelArgs;
 /// Where the data lives and which model indexes it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Data folder (created on first use).
+    /// Data folder (`import` creates it; other commands need an existing one).
     #[arg(long, env = "MOLTSEARCH_DATA_DIR")]
     pub data_dir: PathBuf,
     #[command(flatten)]

@@ -61,9 +61,11 @@ pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
         shown.set_length(total);
         shown.set_position(done);
     });
-    let engine = args
-        .engine
-        .open_with(|b| b.rebuild_indexes(true).open_progress(on_progress))?;
+    let engine = args.engine.open_with(|b| {
+        b.create_if_missing(false)
+            .rebuild_indexes(true)
+            .open_progress(on_progress)
+    })?;
     bar.finish_and_clear();
     let spinner = spinner("building the HNSW graph");
     let report = engine.open_report().clone();

@@ -41,7 +41,7 @@ pub struct SearchArgs {
 
 /// Runs the subcommand.
 pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let engine = args.engine.open()?;
+    let engine = args.engine.open_with(|b| b.create_if_missing(false))?;
     let diary = find_diary(&engine, args.target.team, &args.target.diary).with_context(|| {
         format!(
             "no diary named {:?} in {}",
