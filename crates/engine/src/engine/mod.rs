@@ -150,7 +150,8 @@ impl EngineBuilder {
         self
     }
 
-    /// Stores everything durably in this folder (created if missing):
+    /// Stores everything durably in this folder (created if missing, unless
+    /// [`create_if_missing(false)`](Self::create_if_missing)):
     /// an acknowledged write survives a crash, and opening never re-embeds.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
