@@ -346,3 +346,64 @@ fn access_counts_survive_a_reopen() {
     );
     assert!(engine.get_diary(diary).is_some());
 }
+
+/// The entries' contents of a folder, sorted.
+fn contents(engine: &Engine, diary: Uuid) -> Vec<String> {
+    let req = moltsearch_engine::engine::ListRequest {
+        scope: Scope::Diaries { ids: vec![diary] },
+        limit: 100,
+        ..Default::default()
+    };
+    let mut out: Vec<String> = engine
+        .list(&req)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.content)
+        .collect();
+    out.sort();
+    out
+}
+
+/// A data folder at `dir` holding one diary with `texts`.
+fn folder_with(dir: &std::path::Path, e: &Embedder, texts: &[&str]) -> Uuid {
+    let engine = open_at(dir, e);
+    let diary = new_diary(&engine);
+    engine
+        .put_entries(
+            texts
+                .iter()
+                .map(|t| NewEntry::new(diary.id, *t).into())
+                .collect::<Vec<PutEntry>>(),
+        )
+        .unwrap();
+    diary.id
+}
+
+#[test]
+fn a_reembed_interrupted_during_its_folder_swap_is_finished_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let data = tmp.path().join("data");
+    let retired = tmp.path().join("data.pre-reembed");
+    let new = tmp.path().join("data.reembed-tmp");
+
+    // Killed between the two renames: no `data`, the complete new folder
+    // and the retired one beside it.
+    let diary = folder_with(&new, &e, &["re-embedded one", "re-embedded two"]);
+    folder_with(&retired, &e, &["original"]);
+    let engine = open_at(&data, &e);
+    assert_eq!(
+        contents(&engine, diary),
+        ["re-embedded one", "re-embedded two"],
+        "the new folder became the data folder, not an empty database"
+    );
+    assert!(!retired.exists() && !new.exists());
+    drop(engine);
+
+    // Killed after the swap, before the retired folder was removed.
+    folder_with(&retired, &e, &["stale"]);
+    let engine = open_at(&data, &e);
+    assert_eq!(contents(&engine, diary).len(), 2);
+    assert!(!retired.exists());
+}

@@ -246,6 +246,7 @@ impl EngineBuilder {
     }
 
     fn open_on(mut self, dir: PathBuf) -> Result<Engine> {
+        reindex::finish_interrupted_swap(&dir)?;
         let embedder = match self.embedder.take() {
             Some(e) => e,
             None => Embedder::builder().build()?,

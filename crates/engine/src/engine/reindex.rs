@@ -6,13 +6,19 @@
 //! vectors and model id), checkpointed, then swapped in. Until the swap the
 //! original folder is untouched, so an interrupted run loses nothing: run it
 //! again (the half-written `<dir>.reembed-tmp` is discarded).
+//!
+//! The swap is two renames: `<dir>` to `<dir>.pre-reembed`, then
+//! `<dir>.reembed-tmp` (complete by then) to `<dir>`. A crash between them
+//! leaves no `<dir>`; [`finish_interrupted_swap`] runs before every open of
+//! a data folder and completes the swap, so the folder is never mistaken
+//! for a missing one (and replaced by a new, empty database).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::embed::{Embedder, PassageText};
-use crate::store::{stored_model, Record, Store, StoreError, StoreOptions, StoredEntry};
+use crate::store::{stored_model, Record, Store, StoreError, StoreOptions, StoredEntry, META_FILE};
 use crate::{Error, Result};
 
 /// What a re-embedding run did.
@@ -48,6 +54,51 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Er
     move |e| Error::InvalidRequest(format!("{op} {}: {e}", path.display()))
 }
 
+/// Makes renames in `dir`'s parent durable.
+fn sync_parent(dir: &Path) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|f| f.sync_all())
+        .map_err(io("syncing", parent))
+}
+
+/// Completes a re-embed's folder swap that a crash interrupted, and removes
+/// the retired folder of one that finished. Does nothing when no re-embed
+/// left anything behind.
+pub(crate) fn finish_interrupted_swap(dir: &Path) -> Result<()> {
+    let retired = sibling(dir, ".pre-reembed");
+    if !retired.exists() {
+        return Ok(());
+    }
+    if !dir.exists() {
+        let tmp = sibling(dir, ".reembed-tmp");
+        // The first rename happens only after the new folder is complete
+        // and closed; without it (never written by `reembed`), the retired
+        // folder is the data.
+        let (from, what) = if tmp.join(META_FILE).is_file() {
+            (tmp, "re-embedded")
+        } else {
+            (retired.clone(), "original")
+        };
+        tracing::warn!(
+            dir = %dir.display(),
+            from = %from.display(),
+            "finishing a re-embed interrupted during its folder swap: the {what} folder \
+             becomes the data folder"
+        );
+        std::fs::rename(&from, dir).map_err(io("renaming", &from))?;
+        sync_parent(dir)?;
+        if from == retired {
+            return Ok(());
+        }
+    }
+    std::fs::remove_dir_all(&retired).map_err(io("removing", &retired))?;
+    Ok(())
+}
+
 /// Re-embeds every entry of the data folder `dir` with `embedder`, `batch`
 /// entries per model call; `progress(done, total)` is called after each batch.
 pub fn reembed(
@@ -57,6 +108,7 @@ pub fn reembed(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ReembedReport> {
     let start = Instant::now();
+    finish_interrupted_swap(dir)?;
     let (from_model, dims) = stored_model(dir)?.ok_or_else(|| StoreError::NoDataFolder {
         path: dir.to_path_buf(),
     })?;
@@ -125,7 +177,9 @@ pub fn reembed(
         std::fs::remove_dir_all(&retired).map_err(io("removing", &retired))?;
     }
     std::fs::rename(dir, &retired).map_err(io("renaming", dir))?;
+    sync_parent(dir)?;
     std::fs::rename(&tmp, dir).map_err(io("renaming", &tmp))?;
+    sync_parent(dir)?;
     std::fs::remove_dir_all(&retired).map_err(io("removing", &retired))?;
     Ok(ReembedReport {
         from_model,
