@@ -25,6 +25,7 @@ use crate::entry::{
 };
 use crate::index::DocId;
 use crate::search::request::{Filters, Scope};
+use crate::store::Access;
 
 /// An entry and the doc id its vectors and text are indexed under.
 #[derive(Clone, Debug)]
@@ -32,13 +33,6 @@ pub(crate) struct Slot {
     /// As written; see [`Catalog::current`] for its live access counts.
     pub record: Arc<EntryRecord>,
     pub doc: DocId,
-}
-
-/// Reads of an entry since its record was written.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AccessStat {
-    pub count: u64,
-    pub at: OffsetDateTime,
 }
 
 #[derive(Default)]
@@ -59,7 +53,7 @@ pub(crate) struct Catalog {
     /// Entries that are the target of an accepted `supersedes` relation.
     superseded: HashSet<Uuid>,
     /// Access counts newer than the entry's record (absolute values).
-    accesses: HashMap<Uuid, AccessStat>,
+    accesses: HashMap<Uuid, Access>,
 }
 
 impl Catalog {
@@ -159,8 +153,15 @@ impl Catalog {
     /// `record` as it is now: a copy with its current access counts.
     pub fn current(&self, record: &EntryRecord) -> EntryRecord {
         let mut out = record.clone();
-        (out.access_count, out.last_accessed_at) = self.access_of(record);
+        if let Some(a) = self.accesses.get(&record.id) {
+            a.apply_to(&mut out);
+        }
         out
+    }
+
+    /// The access counts of entry `id` not yet in its record, if any.
+    pub fn newer_access(&self, id: &Uuid) -> Option<Access> {
+        self.accesses.get(id).copied()
     }
 
     /// Counts a read of entry `id` at `at`.
@@ -171,7 +172,8 @@ impl Catalog {
         let (count, _) = self.access_of(&slot.record);
         self.accesses.insert(
             id,
-            AccessStat {
+            Access {
+                id,
                 count: count.saturating_add(1),
                 at,
             },

@@ -372,17 +372,7 @@ impl Inner {
             return ids;
         }
         let cat = self.catalog.read();
-        let accesses: Vec<Access> = ids
-            .iter()
-            .filter_map(|id| {
-                let (count, at) = cat.access_of(cat.record(id)?);
-                Some(Access {
-                    id: *id,
-                    count,
-                    at: at?,
-                })
-            })
-            .collect();
+        let accesses: Vec<Access> = ids.iter().filter_map(|id| cat.newer_access(id)).collect();
         if !accesses.is_empty() {
             records.push(Record::RecordAccesses(accesses));
         }

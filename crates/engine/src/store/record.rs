@@ -98,6 +98,14 @@ pub struct Access {
     pub at: OffsetDateTime,
 }
 
+impl Access {
+    /// Writes these counts into `record` (an entry's record as last written).
+    pub fn apply_to(&self, record: &mut EntryRecord) {
+        record.access_count = self.count;
+        record.last_accessed_at = Some(self.at);
+    }
+}
+
 impl Record {
     /// A short name for logs and error messages.
     pub fn kind(&self) -> &'static str {

@@ -251,8 +251,7 @@ impl State {
             None => Arc::clone(&slot.record),
             Some(a) => {
                 let mut record = (*slot.record).clone();
-                record.access_count = a.count;
-                record.last_accessed_at = Some(a.at);
+                a.apply_to(&mut record);
                 Arc::new(record)
             }
         }
@@ -264,9 +263,7 @@ impl State {
     pub fn fold_accesses(&mut self) {
         for (id, a) in std::mem::take(&mut self.accesses) {
             if let Some(slot) = self.entries.get_mut(&id) {
-                let record = Arc::make_mut(&mut slot.record);
-                record.access_count = a.count;
-                record.last_accessed_at = Some(a.at);
+                a.apply_to(Arc::make_mut(&mut slot.record));
             }
         }
     }
