@@ -627,7 +627,9 @@ fn leftovers_of_an_interrupted_checkpoint_are_ignored() {
 
 #[test]
 fn damaged_snapshot_or_vectors_are_corruption() {
-    for (prefix, at_byte) in [("snapshot-", 40usize), ("vectors-", 30)] {
+    // Bytes from the start, or from the end when negative: the snapshot's
+    // records, the vector file's doc ids and its last row.
+    for (prefix, at_byte) in [("snapshot-", 40isize), ("vectors-", 30), ("vectors-", -1)] {
         let tmp = tempfile::tempdir().expect("tempdir");
         {
             let (store, _) = Store::open_path(tmp.path(), opts()).expect("open");
@@ -637,11 +639,16 @@ fn damaged_snapshot_or_vectors_are_corruption() {
         let name = names_with_prefix(tmp.path(), prefix).pop().expect("file");
         let path = tmp.path().join(&name);
         let mut bytes = std::fs::read(&path).expect("read");
-        bytes[at_byte] ^= 0x01;
+        let at = if at_byte < 0 {
+            bytes.len() - at_byte.unsigned_abs()
+        } else {
+            at_byte.unsigned_abs()
+        };
+        bytes[at] ^= 0x01;
         std::fs::write(&path, bytes).expect("write");
         match Store::open_path(tmp.path(), opts()) {
-            Err(StoreError::Corrupt { file, .. }) => assert_eq!(file, path, "{prefix}"),
-            other => panic!("{prefix}: expected Corrupt, got {other:?}"),
+            Err(StoreError::Corrupt { file, .. }) => assert_eq!(file, path, "{prefix} {at_byte}"),
+            other => panic!("{prefix} {at_byte}: expected Corrupt, got {other:?}"),
         }
     }
 }

@@ -268,8 +268,6 @@ impl EngineBuilder {
         for d in recovered.diaries {
             catalog.diaries.insert(d.id, d);
         }
-        // Validating and copying records is most of the catalog's cost at
-        // 1M entries: done on every core, then inserted in doc order.
         // The records were checked before they were logged; checking them
         // again (on every core) guards against a folder written by another
         // version. The catalog shares the store's records, not copies.

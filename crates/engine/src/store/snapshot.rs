@@ -450,34 +450,18 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
     if vec_bytes.len() as u64 != header.vectors_len {
         return Err(vectors_differ());
     }
-    // The vector file's checksum (the bulk of the bytes) is computed on one
-    // core while the records are decoded on another; decoding only reads
-    // the header and doc ids, which `parse` checks first, and nothing
-    // decoded is used unless both pass.
-    // A damaged file is reported as a checksum mismatch, whatever part of
-    // it the structural checks would trip over first.
-    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims).and_then(|v| {
-        if v.len() as u64 == header.entries {
-            Ok(v)
-        } else {
-            Err(StoreError::Corrupt {
-                file: vec_path.clone(),
-                offset: 16,
-                reason: format!("{} vectors for {} entries", v.len(), header.entries),
-            })
-        }
-    });
-    let vectors = match vectors {
-        Ok(v) => v,
-        Err(e) => {
-            let bytes = dir.read(&header.vectors_file)?;
-            return Err(if crc32fast::hash(&bytes) == header.vectors_crc {
-                e
-            } else {
-                vectors_differ()
-            });
-        }
-    };
+    // Structure first (header, doc ids; each error names the file and
+    // offset), then the checksum (the bulk of the bytes) on one core while
+    // the records are decoded on another: decoding reads only the doc ids,
+    // and nothing decoded is used unless both pass.
+    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims)?;
+    if vectors.len() as u64 != header.entries {
+        return Err(StoreError::Corrupt {
+            file: vec_path,
+            offset: 16,
+            reason: format!("{} vectors for {} entries", vectors.len(), header.entries),
+        });
+    }
     let (crc, decoded) = rayon::join(
         || crc32fast::hash(&vectors.bytes),
         || decode_body(body, off, &header, seq, &vectors, &path),
