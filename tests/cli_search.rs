@@ -11,12 +11,29 @@ fn moltsearch(args: &[&str]) -> Output {
         .expect("moltsearch runs")
 }
 
+/// Runs `moltsearch args` and requires it to succeed.
+fn moltsearch_ok(args: &[&str]) -> Output {
+    let out = moltsearch(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `moltsearch import --data-dir dir --diary diary file`.
+fn import(dir: &str, diary: &str, file: &Path) -> Output {
+    let file = file.to_str().expect("utf-8 path");
+    moltsearch(&["import", "--data-dir", dir, "--diary", diary, file])
+}
+
 fn search_json(dir: &str, query: &str) -> serde_json::Value {
     search_json_with(dir, query, "f32")
 }
 
 fn search_json_with(dir: &str, query: &str, quantize: &str) -> serde_json::Value {
-    let out = moltsearch(&[
+    let out = moltsearch_ok(&[
         "search",
         "--data-dir",
         dir,
@@ -29,11 +46,6 @@ fn search_json_with(dir: &str, query: &str, quantize: &str) -> serde_json::Value
         quantize,
         query,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     serde_json::from_slice(&out.stdout).expect("JSON response")
 }
 
@@ -43,14 +55,7 @@ fn import_search_reindex_round_trip() {
     let dir = tmp.path().join("data");
     let dir = dir.to_str().unwrap();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo-diary.jsonl");
-    let out = moltsearch(&[
-        "import",
-        "--data-dir",
-        dir,
-        "--diary",
-        "demo",
-        demo.to_str().unwrap(),
-    ]);
+    let out = import(dir, "demo", &demo);
     assert!(
         out.status.success(),
         "{}",
@@ -72,12 +77,7 @@ fn import_search_reindex_round_trip() {
     }
 
     let before = search_json(dir, "how do we rotate the signing keys?");
-    let out = moltsearch(&["reindex", "--data-dir", dir]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = moltsearch_ok(&["reindex", "--data-dir", dir]);
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
         summary.contains("rebuilt the indexes of 300 entries")
@@ -123,14 +123,7 @@ fn bad_input_is_a_clear_error() {
 
     let fine = tmp.path().join("fine.jsonl");
     std::fs::write(&fine, "{\"content\": \"fine\"}\n").unwrap();
-    let out = moltsearch(&[
-        "import",
-        "--data-dir",
-        dir,
-        "--diary",
-        "d",
-        fine.to_str().unwrap(),
-    ]);
+    let out = import(dir, "d", &fine);
     assert!(
         out.status.success(),
         "{}",
@@ -142,14 +135,7 @@ fn bad_input_is_a_clear_error() {
 
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"content\": \"fine\"}\n{\"content\": \"\"}\n").unwrap();
-    let out = moltsearch(&[
-        "import",
-        "--data-dir",
-        dir,
-        "--diary",
-        "d",
-        bad.to_str().unwrap(),
-    ]);
+    let out = import(dir, "d", &bad);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("content"), "{err}");
