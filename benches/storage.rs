@@ -3,6 +3,9 @@
 //! - `ingest_precomputed`: bulk ingest with precomputed vectors into a new
 //!   data folder, acknowledged writes per second (graph builds go on in the
 //!   background; the time until they finish is printed);
+//! - `concurrent_single_puts`: writers on several threads, each putting
+//!   one entry per call (the server's case), durable and visible per call;
+//!   shows the group commit of the log fsync and the text index commit;
 //! - `open_to_first_search`: opening a data folder of 100k entries (and 1M
 //!   with `MOLTSEARCH_BENCH_1M=1`) until the first hybrid search returns,
 //!   page cache warm. Folders are built once into `<cache>/bench/`.
@@ -256,6 +259,48 @@ fn open_bench(c: &mut Criterion, w: &Wordnet) {
     g.finish();
 }
 
+/// Single-entry writes per call on 1, 4 and 16 threads.
+fn concurrent_puts(c: &mut Criterion, w: &Wordnet) {
+    const PUTS: usize = 400;
+    let mut g = c.benchmark_group("concurrent_single_puts");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(PUTS as u64));
+    for threads in [1usize, 4, 16] {
+        g.bench_function(format!("threads{threads}_sync"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
+                    let engine = Engine::builder()
+                        .embedder(w.embedder.clone())
+                        .data_dir(tmp.path())
+                        .open()
+                        .unwrap();
+                    let (_, diaries) = wordnet::diaries(&engine);
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for t in 0..threads {
+                            let (engine, diaries) = (&engine, &diaries);
+                            s.spawn(move || {
+                                for i in (t..PUTS).step_by(threads) {
+                                    let put = wordnet::entry(&w.corpus[i], i, diaries);
+                                    let row = wordnet::rows(&w.vectors, i..i + 1);
+                                    engine.put_entries_with_vectors(vec![put], &row).unwrap();
+                                }
+                            });
+                        }
+                    });
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Whether the command line's filter (if any) can select benchmarks of
 /// `group`: fixtures are built only for groups that will run.
 fn wanted(group: &str) -> bool {
@@ -273,6 +318,9 @@ fn storage_benches(c: &mut Criterion) {
     let w = wordnet::load();
     if wanted("ingest_precomputed") {
         ingest(c, &w);
+    }
+    if wanted("concurrent_single_puts") {
+        concurrent_puts(c, &w);
     }
     if wanted("open_to_first_search") {
         open_bench(c, &w);

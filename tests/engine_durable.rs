@@ -407,3 +407,77 @@ fn a_reembed_interrupted_during_its_folder_swap_is_finished_on_open() {
     assert_eq!(contents(&engine, diary).len(), 2);
     assert!(!retired.exists());
 }
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+#[test]
+fn concurrent_single_entry_writers_share_commits_and_lose_nothing() {
+    use moltsearch_engine::embed::Embeddings;
+    use moltsearch_engine::search::request::SearchMode;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let dims = e.dims();
+    let (threads, each) = (8usize, 15usize);
+    let vectors = synthetic::clustered(threads * each, dims, 8, 0.1, 7);
+    let engine = open_at(tmp.path(), &e);
+    let diary = new_diary(&engine);
+    let contested = Uuid::now_v7();
+    let wins = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (engine, vectors, wins) = (&engine, &vectors, &wins);
+            s.spawn(move || {
+                // Every writer also races for one explicit id: exactly one
+                // may get it, however the group commits interleave.
+                let put: PutEntry = NewEntry::new(diary.id, format!("contested by {t}")).into();
+                let row = vectors[..dims].to_vec();
+                let one = Embeddings::from_flat(dims, row).unwrap();
+                match engine.put_entries_with_vectors(vec![put.with_id(contested)], &one) {
+                    Ok(_) => {
+                        wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(err) => assert!(
+                        err.to_string().contains("already exists"),
+                        "writer {t}: {err}"
+                    ),
+                }
+                for i in 0..each {
+                    let n = t * each + i;
+                    let put: PutEntry =
+                        NewEntry::new(diary.id, format!("marker{n}x written by {t}")).into();
+                    let row = vectors[n * dims..(n + 1) * dims].to_vec();
+                    let one = Embeddings::from_flat(dims, row).unwrap();
+                    engine.put_entries_with_vectors(vec![put], &one).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(wins.into_inner(), 1, "one writer gets the contested id");
+
+    let check = |engine: &Engine, context: &str| {
+        assert_eq!(engine.len(), threads * each + 1, "{context}");
+        assert!(engine.check_indexes().unwrap().is_consistent(), "{context}");
+        for n in [0, threads * each / 2, threads * each - 1] {
+            let mut req = SearchRequest::new(
+                format!("marker{n}x"),
+                Scope::Diaries {
+                    ids: vec![diary.id],
+                },
+            );
+            req.mode = SearchMode::Text;
+            let found = hits(engine, &req);
+            assert_eq!(found.len(), 1, "{context}: marker{n}x");
+        }
+    };
+    check(&engine, "after the writers returned");
+    drop(engine);
+    let engine = open_at(tmp.path(), &e);
+    check(&engine, "after a reopen");
+    assert_eq!(
+        engine.open_report().text_added,
+        0,
+        "every write was committed"
+    );
+}

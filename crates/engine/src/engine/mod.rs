@@ -18,7 +18,7 @@ mod search;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -233,7 +233,9 @@ impl EngineBuilder {
                 catalog: RwLock::new(Catalog::default()),
                 vectors,
                 text,
-                writer: Mutex::new(()),
+                writer: Mutex::new(WriterState::default()),
+                in_flight: Mutex::new(InFlight::default()),
+                arriving: AtomicUsize::new(0),
                 store: None,
                 checkpoint_bytes: u64::MAX,
                 checkpointing: Arc::new(AtomicBool::new(false)),
@@ -319,7 +321,9 @@ impl EngineBuilder {
                 catalog: RwLock::new(catalog),
                 vectors: Box::new(vectors),
                 text,
-                writer: Mutex::new(()),
+                writer: Mutex::new(WriterState::default()),
+                in_flight: Mutex::new(InFlight::default()),
+                arriving: AtomicUsize::new(0),
                 store: Some(store),
                 checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
                 checkpointing: Arc::new(AtomicBool::new(false)),
@@ -345,7 +349,13 @@ struct Inner {
     vectors: Box<dyn VectorIndex>,
     text: TextIndex,
     /// Serialises writers; never taken by readers.
-    writer: Mutex<()>,
+    writer: Mutex<WriterState>,
+    /// Entries of write calls past their log append that are not in the
+    /// catalog yet (waiting for the group commit of the text index).
+    in_flight: Mutex<InFlight>,
+    /// Write calls waiting for, or in, their first phase: a group commit
+    /// waits briefly for them so that one commit covers them too.
+    arriving: AtomicUsize,
     /// The durable log, when the engine has a data folder.
     store: Option<Arc<Store>>,
     checkpoint_bytes: u64,
@@ -359,6 +369,46 @@ struct Inner {
     /// Entries searches returned since their counts were last logged (data
     /// folder only).
     accessed: Mutex<HashSet<Uuid>>,
+}
+
+/// How long a group commit waits for writers still in their first phase
+/// (a text commit costs several milliseconds; this is a fraction of one).
+const GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Counts a write call as arriving until dropped.
+struct Arriving<'a>(&'a AtomicUsize);
+
+impl<'a> Arriving<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What the writer lock guards besides the order of writes.
+#[derive(Default)]
+struct WriterState {
+    /// Write calls that changed the text index so far, and how many of them
+    /// the last text commit included. A commit (a new tantivy segment,
+    /// fsyncs: milliseconds) covers every change made before it, so writers
+    /// that arrive while one commits share the next one: group commit.
+    text_changes: u64,
+    text_committed: u64,
+}
+
+/// Write calls between their log append and their catalog insert.
+#[derive(Default)]
+struct InFlight {
+    /// Their entry ids: taken, though not in the catalog yet.
+    ids: HashSet<Uuid>,
+    /// Their doc ids: in the indexes, not live yet.
+    docs: RoaringBitmap,
 }
 
 impl Inner {
@@ -412,15 +462,27 @@ impl Engine {
     ///
     /// Read bookkeeping recorded by searches since the last write rides
     /// along (one [`Record::RecordAccesses`]), so it costs no extra fsync.
-    fn persist(&self, mut records: Vec<Record>) -> Result<()> {
+    fn persist(&self, records: Vec<Record>) -> Result<()> {
+        if let (Some(store), Some(seq)) = (&self.inner.store, self.log(records)?) {
+            store.wait_durable(seq)?;
+        }
+        Ok(())
+    }
+
+    /// [`Engine::persist`] without waiting for durability: returns the
+    /// last sequence number to wait for (`None` in memory).
+    fn log(&self, mut records: Vec<Record>) -> Result<Option<u64>> {
         let Some(store) = &self.inner.store else {
-            return Ok(());
+            return Ok(None);
         };
         let accessed = self.inner.take_accesses(&mut records);
-        if let Err(e) = store.append(records) {
-            self.inner.accessed.lock().extend(accessed);
-            return Err(e.into());
-        }
+        let seq = match store.append_unsynced(records) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.inner.accessed.lock().extend(accessed);
+                return Err(e.into());
+            }
+        };
         let threshold = self.inner.checkpoint_bytes.max(store.vector_bytes() / 4);
         if store.log_bytes() > threshold && !self.inner.checkpointing.swap(true, Ordering::AcqRel) {
             let (store, flag) = (store.clone(), self.inner.checkpointing.clone());
@@ -431,17 +493,26 @@ impl Engine {
                 flag.store(false, Ordering::Release);
             });
         }
-        Ok(())
+        Ok(Some(seq))
     }
 
-    /// Commits the text index; on a data folder, stamped with the last log
-    /// position, which every write it holds is at or before (writer lock
-    /// held).
-    fn commit_text(&self) -> Result<()> {
+    /// Commits the text changes made so far, if any (writer lock held). On
+    /// a data folder the commit is stamped with the last log position, once
+    /// that is durable: every change it holds was logged at or before it,
+    /// and the stamp never claims a write a crash could still lose.
+    fn commit_text(&self, w: &mut WriterState) -> Result<()> {
+        if w.text_committed == w.text_changes {
+            return Ok(());
+        }
         match &self.inner.store {
-            Some(store) => self.inner.text.commit_stamped(store.last_seq())?,
+            Some(store) => {
+                let seq = store.last_seq();
+                store.wait_durable(seq)?;
+                self.inner.text.commit_stamped(seq)?;
+            }
             None => self.inner.text.commit()?,
         }
+        w.text_committed = w.text_changes;
         Ok(())
     }
 
@@ -456,8 +527,11 @@ impl Engine {
     pub fn check_indexes(&self) -> Result<IndexCheck> {
         let _w = self.inner.writer.lock();
         let live = self.inner.catalog.read().live().clone();
-        let text = self.inner.text.doc_ids()?;
-        let vectors = self.inner.vectors.live_docs();
+        // Writes waiting for their group commit are in the indexes but not
+        // live yet: they are left out, not reported.
+        let in_flight = self.inner.in_flight.lock().docs.clone();
+        let text = self.inner.text.doc_ids()? - &in_flight;
+        let vectors = self.inner.vectors.live_docs() - &in_flight;
         Ok(IndexCheck::of(&live, &text, &vectors))
     }
 
@@ -630,59 +704,103 @@ impl Engine {
             }
         };
 
-        let _w = self.inner.writer.lock();
-        {
-            let cat = self.inner.catalog.read();
-            if let Some((index, e)) = entries
-                .iter()
-                .enumerate()
-                .find(|(_, e)| cat.entries.contains_key(&e.id()))
-            {
-                return Err(Error::InBatch {
-                    index,
-                    cause: Box::new(Error::AlreadyExists {
-                        what: "entry",
-                        id: e.id(),
-                    }),
-                });
-            }
-        }
-        let first = self.inner.catalog.read().next_doc();
-        let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+        // Phase 1, writer lock held: doc ids, the log append (its fsync is
+        // awaited later), both indexes (invisible until the catalog has the
+        // entries: searches are filtered by it).
         let shared: Vec<Arc<EntryRecord>> =
             entries.iter().map(|e| Arc::new(e.to_record())).collect();
-        if self.inner.store.is_some() {
-            let stored = shared
-                .iter()
-                .zip(&docs)
-                .zip(vectors.rows())
-                .map(|((record, &doc), v)| StoredEntry {
-                    record: Arc::clone(record),
-                    doc,
-                    vector: v.to_vec(),
-                })
-                .collect();
-            self.persist(vec![Record::PutEntries(stored)])?;
-        }
-        self.index(&docs, &entries, vectors.as_slice())?;
+        let arriving = Arriving::new(&self.inner.arriving);
+        let (docs, change) = {
+            let mut w = self.inner.writer.lock();
+            let first = {
+                let mut cat = self.inner.catalog.write();
+                let in_flight = self.inner.in_flight.lock();
+                if let Some((index, e)) = entries.iter().enumerate().find(|(_, e)| {
+                    cat.entries.contains_key(&e.id()) || in_flight.ids.contains(&e.id())
+                }) {
+                    return Err(Error::InBatch {
+                        index,
+                        cause: Box::new(Error::AlreadyExists {
+                            what: "entry",
+                            id: e.id(),
+                        }),
+                    });
+                }
+                let first = cat.next_doc();
+                cat.reserve_docs(first + entries.len() as DocId);
+                first
+            };
+            let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+            if self.inner.store.is_some() {
+                let stored = shared
+                    .iter()
+                    .zip(&docs)
+                    .zip(vectors.rows())
+                    .map(|((record, &doc), v)| StoredEntry {
+                        record: Arc::clone(record),
+                        doc,
+                        vector: v.to_vec(),
+                    })
+                    .collect();
+                self.log(vec![Record::PutEntries(stored)])?;
+            }
+            let change = self.index(&mut w, &docs, &entries, vectors.as_slice())?;
+            let mut in_flight = self.inner.in_flight.lock();
+            in_flight.ids.extend(entries.iter().map(Entry::id));
+            in_flight.docs.extend(docs.iter().copied());
+            (docs, change)
+        };
+        drop(arriving);
+
+        // Phase 2: the group commit. Whoever takes the lock first commits
+        // every change made so far (after the log is durable up to its
+        // end); writers whose change that covered just go on.
+        let gather_until = std::time::Instant::now() + GROUP_COMMIT_WAIT;
+        let committed = loop {
+            let mut w = self.inner.writer.lock();
+            if w.text_committed >= change {
+                break Ok(());
+            }
+            if self.inner.arriving.load(Ordering::Acquire) > 0
+                && std::time::Instant::now() < gather_until
+            {
+                drop(w);
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                continue;
+            }
+            break self.commit_text(&mut w);
+        };
         let records = entries.into_iter().map(EntryRecord::from).collect();
         let mut cat = self.inner.catalog.write();
+        let mut in_flight = self.inner.in_flight.lock();
+        for (record, &doc) in shared.iter().zip(&docs) {
+            in_flight.ids.remove(&record.id);
+            in_flight.docs.remove(doc);
+        }
+        committed?;
         for (record, doc) in shared.into_iter().zip(docs) {
             cat.insert(record, doc);
         }
         Ok(records)
     }
 
-    /// Adds docs to both indexes and commits the text index. Writer lock held.
-    fn index(&self, docs: &[DocId], entries: &[Entry], vectors: &[f32]) -> Result<()> {
+    /// Adds docs to both indexes, uncommitted; returns the text change's
+    /// number for [`Engine::commit_text`]. Writer lock held.
+    fn index(
+        &self,
+        w: &mut WriterState,
+        docs: &[DocId],
+        entries: &[Entry],
+        vectors: &[f32],
+    ) -> Result<u64> {
         self.inner.vectors.insert_batch(docs, vectors)?;
+        w.text_changes += 1;
         for (doc, e) in docs.iter().zip(entries) {
             self.inner
                 .text
                 .add(*doc, e.title(), e.content(), e.tags())?;
         }
-        self.commit_text()?;
-        Ok(())
+        Ok(w.text_changes)
     }
 
     /// An entry by id. Reading does not change `updatedAt`.
@@ -694,7 +812,7 @@ impl Engine {
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
     /// the title, content or tags change.
     pub fn update_entry(&self, id: Uuid, patch: EntryPatch) -> Result<EntryRecord> {
-        let _w = self.inner.writer.lock();
+        let mut w = self.inner.writer.lock();
         let (mut entry, old_doc) = {
             let cat = self.inner.catalog.read();
             let slot = cat
@@ -731,7 +849,8 @@ impl Engine {
             vector: vector.clone(),
         }))])?;
         if text_changed {
-            self.index(&[doc], std::slice::from_ref(&entry), &vector)?;
+            self.index(&mut w, &[doc], std::slice::from_ref(&entry), &vector)?;
+            self.commit_text(&mut w)?;
         }
         {
             let mut cat = self.inner.catalog.write();
@@ -740,22 +859,23 @@ impl Engine {
         }
         let record = Arc::unwrap_or_clone(record);
         if text_changed {
-            self.retire(old_doc)?;
+            self.retire(&mut w, old_doc)?;
         }
         Ok(record)
     }
 
-    /// Drops a doc from both indexes (after the catalog stopped pointing at it).
-    fn retire(&self, doc: DocId) -> Result<()> {
+    /// Drops a doc from both indexes (after the catalog stopped pointing at
+    /// it). Writer lock held.
+    fn retire(&self, w: &mut WriterState, doc: DocId) -> Result<()> {
         self.inner.vectors.delete(doc);
+        w.text_changes += 1;
         self.inner.text.delete(doc)?;
-        self.commit_text()?;
-        Ok(())
+        self.commit_text(w)
     }
 
     /// Deletes an unsigned entry and its relations.
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
-        let _w = self.inner.writer.lock();
+        let mut w = self.inner.writer.lock();
         let signed = self
             .inner
             .catalog
@@ -787,7 +907,7 @@ impl Engine {
             cat.refresh_superseded();
             slot
         };
-        self.retire(slot.doc)
+        self.retire(&mut w, slot.doc)
     }
 
     /// Proposes a relation between two entries of one diary.

@@ -676,6 +676,16 @@ impl Store {
     /// Encoding happens before the writer lock is taken, so concurrent
     /// appenders only serialise on the write itself.
     pub fn append(&self, records: Vec<Record>) -> Result<u64, StoreError> {
+        let last = self.append_unsynced(records)?;
+        self.wait_durable(last)?;
+        Ok(last)
+    }
+
+    /// [`Store::append`] without waiting for durability: the records are
+    /// written and applied, and [`Store::wait_durable`] later waits for
+    /// them. Lets a caller release its own locks before the fsync, so that
+    /// concurrent writers share one (group commit).
+    pub fn append_unsynced(&self, records: Vec<Record>) -> Result<u64, StoreError> {
         if records.is_empty() {
             return Ok(self.last_seq());
         }
@@ -717,10 +727,17 @@ impl Store {
             }
             last
         };
-        if self.options.durability == Durability::Sync {
-            self.wal.wait_durable(last)?;
-        }
         Ok(last)
+    }
+
+    /// Returns once every record up to `seq` is durable as [`Durability`]
+    /// says (at once under [`Durability::Buffered`]). Waiting writers share
+    /// one fsync.
+    pub fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
+        match self.options.durability {
+            Durability::Sync => self.wal.wait_durable(seq),
+            Durability::Buffered => Ok(()),
+        }
     }
 
     /// Makes every append so far durable (for [`Durability::Buffered`]: call
