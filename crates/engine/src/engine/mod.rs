@@ -617,7 +617,13 @@ impl Engine {
 
     /// Stores a batch: validated as a whole (the first invalid entry fails
     /// the batch, naming its index), embedded in batched inference, indexed
-    /// with one text commit.
+    /// with one text commit, shared with concurrent writers (group commit).
+    /// When this returns `Ok`, the entries are durable and searchable.
+    ///
+    /// An error before the log append stores nothing. An I/O error after it
+    /// (the fsync or the text commit) is returned too, but the entries are
+    /// then durable without being searchable; they come back on the next
+    /// open, which indexes what the log holds.
     pub fn put_entries(&self, batch: Vec<PutEntry>) -> Result<Vec<EntryRecord>> {
         self.put_batch(batch, None)
     }
