@@ -9,7 +9,7 @@
 //!
 //! The swap is two renames: `<dir>` to `<dir>.pre-reembed`, then
 //! `<dir>.reembed-tmp` (complete by then) to `<dir>`. A crash between them
-//! leaves no `<dir>`; [`finish_interrupted_swap`] runs before every open of
+//! leaves no `<dir>`; `finish_interrupted_swap` runs before every open of
 //! a data folder and completes the swap, so the folder is never mistaken
 //! for a missing one (and replaced by a new, empty database).
 
