@@ -481,3 +481,73 @@ fn concurrent_single_entry_writers_share_commits_and_lose_nothing() {
         "every write was committed"
     );
 }
+
+#[test]
+fn concurrent_updates_of_one_entry_leave_one_version_indexed() {
+    use moltsearch_engine::search::request::SearchMode;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let engine = open_at(tmp.path(), &e);
+    let diary = new_diary(&engine);
+    let id = engine
+        .put_entry(NewEntry::new(diary.id, "version zero"))
+        .unwrap()
+        .id;
+    let (threads, rounds) = (4usize, 3usize);
+    std::thread::scope(|s| {
+        // Beside the content writers (each re-embeds, so each races with
+        // the others for long), one writer changes only the importance: its
+        // last value must survive, whatever the content writers read.
+        let engine_ref = &engine;
+        s.spawn(move || {
+            for importance in [2i64, 4, 6, 8, 9] {
+                let patch = EntryPatch {
+                    importance: Some(importance),
+                    ..EntryPatch::default()
+                };
+                engine_ref.update_entry(id, patch).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+        });
+        for t in 0..threads {
+            let engine = &engine;
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let patch = EntryPatch {
+                        content: Some(format!("version w{t}r{r}x")),
+                        ..EntryPatch::default()
+                    };
+                    engine.update_entry(id, patch).unwrap();
+                }
+            });
+        }
+    });
+
+    let check = |engine: &Engine, context: &str| {
+        let entry = engine.get_entry(id).unwrap();
+        assert_eq!(entry.importance, 9, "{context}: no update was lost");
+        let last = entry.content;
+        assert_eq!(engine.len(), 1, "{context}");
+        // Every replaced version left both indexes: only the last is found.
+        assert!(engine.check_indexes().unwrap().is_consistent(), "{context}");
+        for t in 0..threads {
+            for r in 0..rounds {
+                let word = format!("w{t}r{r}x");
+                let mut req = SearchRequest::new(
+                    word.clone(),
+                    Scope::Diaries {
+                        ids: vec![diary.id],
+                    },
+                );
+                req.mode = SearchMode::Text;
+                let found = hits(engine, &req).len();
+                let want = usize::from(last.contains(&word));
+                assert_eq!(found, want, "{context}: {word} (last: {last})");
+            }
+        }
+    };
+    check(&engine, "after the updates");
+    drop(engine);
+    check(&open_at(tmp.path(), &e), "after a reopen");
+}

@@ -818,35 +818,63 @@ impl Engine {
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
     /// the title, content or tags change.
     pub fn update_entry(&self, id: Uuid, patch: EntryPatch) -> Result<EntryRecord> {
-        let mut w = self.inner.writer.lock();
-        let (mut entry, old_doc) = {
+        // The model runs without the writer lock (an embedding can wait
+        // behind a bulk load in the embedder's queue, and every writer would
+        // wait with it). If another update wins the race meanwhile, the
+        // patch is applied again to what it wrote.
+        let (entry, old_doc, vector, text_changed, mut w) = loop {
+            let (mut entry, seen) = {
+                let cat = self.inner.catalog.read();
+                let slot = cat
+                    .entries
+                    .get(&id)
+                    .ok_or(Error::NotFound { what: "entry", id })?;
+                (
+                    Entry::from_record(cat.current(&slot.record))?,
+                    Arc::clone(&slot.record),
+                )
+            };
+            let before = (
+                entry.title().map(str::to_string),
+                entry.content().to_string(),
+                entry.tags().to_vec(),
+            );
+            if !patch.clone().apply(&mut entry, now())? {
+                return Ok(entry.to_record());
+            }
+            let text_changed = before.0.as_deref() != entry.title()
+                || before.1 != entry.content()
+                || before.2 != entry.tags();
+            let embedded = if text_changed {
+                let vectors = self.inner.embedder.embed_passages(&[passage(&entry)])?;
+                Some(vectors.into_vec())
+            } else {
+                None
+            };
+            let w = self.inner.writer.lock();
             let cat = self.inner.catalog.read();
             let slot = cat
                 .entries
                 .get(&id)
                 .ok_or(Error::NotFound { what: "entry", id })?;
-            (Entry::from_record(cat.current(&slot.record))?, slot.doc)
+            if !Arc::ptr_eq(&slot.record, &seen) {
+                continue;
+            }
+            // Reads counted since the entry was read above.
+            (entry.access_count, entry.last_accessed_at) = cat.access_of(&slot.record);
+            let old_doc = slot.doc;
+            drop(cat);
+            break (entry, old_doc, embedded, text_changed, w);
         };
-        let before = (
-            entry.title().map(str::to_string),
-            entry.content().to_string(),
-            entry.tags().to_vec(),
-        );
-        if !patch.apply(&mut entry, now())? {
-            return Ok(entry.to_record());
-        }
-        let text_changed = before.0.as_deref() != entry.title()
-            || before.1 != entry.content()
-            || before.2 != entry.tags();
-        let (doc, vector) = if text_changed {
-            let vectors = self.inner.embedder.embed_passages(&[passage(&entry)])?;
-            (self.inner.catalog.read().next_doc(), vectors.into_vec())
-        } else {
-            let old = self.inner.vectors.get(old_doc).ok_or(Error::NotFound {
-                what: "vector of entry",
-                id,
-            })?;
-            (old_doc, old)
+        let (doc, vector) = match vector {
+            Some(v) => (self.inner.catalog.read().next_doc(), v),
+            None => {
+                let old = self.inner.vectors.get(old_doc).ok_or(Error::NotFound {
+                    what: "vector of entry",
+                    id,
+                })?;
+                (old_doc, old)
+            }
         };
         let record = Arc::new(entry.to_record());
         self.persist(vec![Record::UpdateEntry(Box::new(StoredEntry {
