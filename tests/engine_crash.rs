@@ -7,7 +7,9 @@
 //! appeared.
 //!
 //! The child is this test binary re-executed with `MOLTSEARCH_ENGINE_CHILD`
-//! set and the filter `--exact child_entry`.
+//! set and the filter `--exact child_entry` (or `child_concurrent_entry`:
+//! several threads putting one entry per call, so kills land in the group
+//! commit that acknowledges them together).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -25,6 +27,8 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const CHILD_ENV: &str = "MOLTSEARCH_ENGINE_CHILD";
+/// Writer threads of the concurrent child.
+const WRITERS: usize = 3;
 const BATCH: usize = 3;
 const ROUNDS: usize = 6;
 
@@ -84,6 +88,122 @@ fn child_entry() {
         next += BATCH;
         println!("ACK {next}");
     }
+}
+
+#[test]
+fn child_concurrent_entry() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let engine = open(Path::new(&dir));
+    if engine.get_diary(diary_id()).is_none() {
+        engine
+            .create_diary(
+                Diary::with_id(diary_id(), Uuid::nil(), "crash".into(), Visibility::Private)
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    // Entries lost with a kill leave holes: continue after the highest.
+    let next = (0..10_000)
+        .rev()
+        .find(|&n| engine.get_entry(entry_id(n)).is_some())
+        .map_or(0, |n| n + 1);
+    let counter = std::sync::atomic::AtomicUsize::new(next);
+    println!("READY {next}");
+    std::thread::scope(|s| {
+        for _ in 0..WRITERS {
+            let (engine, counter) = (&engine, &counter);
+            s.spawn(move || loop {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let put =
+                    PutEntry::from(NewEntry::new(diary_id(), content(n))).with_id(entry_id(n));
+                engine.put_entries(vec![put]).unwrap();
+                println!("ACK {n}");
+            });
+        }
+    });
+}
+
+/// The entry number of a child's `ACK n` line.
+fn acknowledged(line: &str) -> Option<usize> {
+    line.strip_prefix("ACK ")?.trim().parse().ok()
+}
+
+/// Text search finds entry `n` by its marker, exactly once.
+fn found_by_text(engine: &Engine, n: usize) -> bool {
+    let scope = Scope::Diaries {
+        ids: vec![diary_id()],
+    };
+    let mut text = SearchRequest::new(format!("marker{n}zq"), scope);
+    text.mode = SearchMode::Text;
+    let hits = engine.search(&text).unwrap().hits;
+    hits.len() == 1 && hits[0].entry.id == entry_id(n)
+}
+
+#[test]
+fn entries_acknowledged_by_a_group_commit_survive_sigkill() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut acked = std::collections::BTreeSet::new();
+    for round in 0..4 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_concurrent_entry",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_ENV, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let kill_after = rng.random_range(3..=12);
+        let mut seen = 0;
+        for line in lines.by_ref() {
+            if let Some(n) = acknowledged(&line.unwrap()) {
+                acked.insert(n);
+                seen += 1;
+                if seen == kill_after {
+                    std::thread::sleep(Duration::from_millis(rng.random_range(0..30)));
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Acknowledgements printed before the kill and not yet read count too.
+        acked.extend(lines.map_while(Result::ok).filter_map(|l| acknowledged(&l)));
+
+        let engine = open(&dir);
+        let check = engine.check_indexes().unwrap();
+        assert!(check.is_consistent(), "round {round}: {check:?}");
+        for &n in &acked {
+            let got = engine.get_entry(entry_id(n));
+            assert!(got.is_some(), "round {round}: acknowledged entry {n} lost");
+            assert!(
+                found_by_text(&engine, n),
+                "round {round}: entry {n} not found"
+            );
+        }
+        // Beyond the acknowledged, at most one write per thread was in flight.
+        let stored = engine.len();
+        assert!(
+            stored >= acked.len() && stored <= acked.len() + WRITERS,
+            "round {round}: {stored} stored, {} acknowledged",
+            acked.len()
+        );
+        // What survived unacknowledged is durable now: expected from here on.
+        acked.extend((0..10_000).filter(|&n| engine.get_entry(entry_id(n)).is_some()));
+    }
+    assert!(acked.len() >= 12);
 }
 
 #[test]
