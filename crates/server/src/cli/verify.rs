@@ -46,7 +46,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             })
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", super::common::error_line(&err));
             Ok(ExitCode::from(BAD_INPUT))
         }
     }
