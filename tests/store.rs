@@ -1295,3 +1295,34 @@ fn access_counts_replay_and_survive_checkpoints() {
     assert_eq!(rec.replayed_records, 0);
     check(&rec, "from the snapshot");
 }
+
+/// A folder written by the first snapshot format (one vector file per
+/// snapshot; `tests/fixtures/store-v1`: entries 10, 11, 12 at docs 0–2 in
+/// the snapshot, then entry 13 at doc 3 and the deletion of 11 in the log).
+#[test]
+fn a_folder_in_the_first_snapshot_format_still_opens() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/store-v1");
+    for file in std::fs::read_dir(&fixture).expect("fixture") {
+        let file = file.expect("entry").path();
+        let name = file.file_name().expect("name");
+        std::fs::copy(&file, tmp.path().join(name)).expect("copy");
+    }
+    let expect = |store: &Store, got: &Recovered, context: &str| {
+        let ids: Vec<u128> = got.entries.iter().map(|e| e.record.id.as_u128()).collect();
+        assert_eq!(ids, [10, 12, 13], "{context}");
+        for (e, doc) in got.entries.iter().zip([0, 2, 3]) {
+            assert_eq!(e.doc, doc, "{context}");
+            assert_eq!(store.vector(doc), Some(vector(doc, 0)), "{context}");
+            assert_eq!(e.record.content, format!("content {}", e.record.id.as_u128()));
+        }
+        assert_eq!(got.diaries, vec![diary(1)], "{context}");
+    };
+    let (store, got) = Store::open_path(tmp.path(), opts()).expect("opens");
+    expect(&store, &got, "as written");
+    // Written again in the current format, it still holds the same.
+    store.checkpoint().expect("checkpoint");
+    drop(store);
+    let (store, got) = Store::open_path(tmp.path(), opts()).expect("reopens");
+    expect(&store, &got, "after a checkpoint in the current format");
+}
