@@ -1314,7 +1314,10 @@ fn a_folder_in_the_first_snapshot_format_still_opens() {
         for (e, doc) in got.entries.iter().zip([0, 2, 3]) {
             assert_eq!(e.doc, doc, "{context}");
             assert_eq!(store.vector(doc), Some(vector(doc, 0)), "{context}");
-            assert_eq!(e.record.content, format!("content {}", e.record.id.as_u128()));
+            assert_eq!(
+                e.record.content,
+                format!("content {}", e.record.id.as_u128())
+            );
         }
         assert_eq!(got.diaries, vec![diary(1)], "{context}");
     };
@@ -1325,4 +1328,95 @@ fn a_folder_in_the_first_snapshot_format_still_opens() {
     drop(store);
     let (store, got) = Store::open_path(tmp.path(), opts()).expect("reopens");
     expect(&store, &got, "after a checkpoint in the current format");
+}
+
+/// Rows in each vector file (run) of `dir`, oldest first.
+fn run_rows(dir: &Path) -> Vec<u64> {
+    names_with_prefix(dir, "vectors-")
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(dir.join(name)).expect("run");
+            u64::from_le_bytes(bytes[16..24].try_into().expect("count"))
+        })
+        .collect()
+}
+
+#[test]
+fn checkpoints_write_each_vector_once_until_runs_are_mostly_dead() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let put = |store: &Store, docs: std::ops::Range<u32>| {
+        let entries = docs
+            .map(|d| entry(1_000 + u128::from(d), 1, d, &format!("e{d}")))
+            .collect();
+        store
+            .append(vec![Record::PutEntries(entries)])
+            .expect("put");
+    };
+    let check = |store: &Store, live: &[u32], context: &str| {
+        assert_eq!(store.len(), live.len(), "{context}");
+        for &d in live {
+            assert_eq!(store.vector(d), Some(vector(d, 0)), "{context}: doc {d}");
+        }
+    };
+    let (store, _) = Store::open_path(tmp.path(), opts()).expect("open");
+    store
+        .append(vec![Record::PutDiary(diary(1))])
+        .expect("diary");
+    put(&store, 0..100);
+    store.checkpoint().expect("checkpoint");
+    assert_eq!(run_rows(tmp.path()), [100]);
+
+    // Only the ten new vectors are written; the first run is kept.
+    put(&store, 100..110);
+    store.checkpoint().expect("checkpoint");
+    assert_eq!(run_rows(tmp.path()), [100, 10]);
+    let all: Vec<u32> = (0..110).collect();
+    check(&store, &all, "two runs");
+    drop(store);
+    let (store, _) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    check(&store, &all, "two runs, reopened");
+
+    // 80 of the 110 rows now belong to deleted entries: one run of the
+    // live vectors replaces both.
+    let gone = (0..80).map(|d| Record::DeleteEntry {
+        id: Uuid::from_u128(1_000 + d),
+    });
+    store.append(gone.collect()).expect("delete");
+    store.checkpoint().expect("checkpoint");
+    assert_eq!(run_rows(tmp.path()), [30]);
+    let live: Vec<u32> = (80..110).collect();
+    check(&store, &live, "rewritten");
+
+    // Small checkpoints never leave more than MAX_RUNS runs.
+    for d in 110..130 {
+        put(&store, d..d + 1);
+        store.checkpoint().expect("checkpoint");
+        assert!(
+            run_rows(tmp.path()).len() <= 8,
+            "{:?}",
+            run_rows(tmp.path())
+        );
+    }
+    let live: Vec<u32> = (80..130).collect();
+    check(&store, &live, "many runs");
+    drop(store);
+    let (store, _) = Store::open_path(tmp.path(), opts()).expect("reopen");
+    check(&store, &live, "many runs, reopened");
+    drop(store);
+
+    // A damaged older run is found on open, named.
+    let names = names_with_prefix(tmp.path(), "vectors-");
+    assert!(names.len() > 1, "{names:?}");
+    let oldest = tmp.path().join(&names[0]);
+    let mut bytes = std::fs::read(&oldest).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&oldest, bytes).expect("write");
+    match Store::open_path(tmp.path(), opts()) {
+        Err(StoreError::Corrupt { file, .. }) => assert_eq!(file, oldest),
+        other => panic!(
+            "expected Corrupt naming {}, got {other:?}",
+            oldest.display()
+        ),
+    }
 }

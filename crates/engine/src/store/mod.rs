@@ -101,6 +101,7 @@ mod snapshot;
 mod state;
 mod wal;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::{fmt, io};
@@ -633,12 +634,18 @@ impl Store {
                 .filter(|&&s| Some(s) != snap_seq)
                 .map(|&s| snapshot::snapshot_name(s)),
         );
+        let listed: HashSet<&str> = state
+            .vectors
+            .runs
+            .iter()
+            .map(|r| r.reference.file.as_str())
+            .collect();
         stale.extend(
             listing
                 .vectors
                 .iter()
-                .filter(|&&s| Some(s) != snap_seq)
-                .map(|&s| snapshot::vectors_name(s)),
+                .map(|&s| snapshot::vectors_name(s))
+                .filter(|name| !listed.contains(name.as_str())),
         );
         remove_files(&*dir, &stale);
 
@@ -766,14 +773,15 @@ impl Store {
             (seq, copy)
         };
         let dims = self.options.dims;
-        snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
+        let listed = snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
         *self.snapshot_seq.lock() = Some(seq);
         self.wal.writer().retired_bytes = 0;
-        let base = Arc::new(snapshot::open_vectors(&*self.dir, seq, dims)?);
+        let runs = snapshot::listed_runs(&*self.dir, listed, &copy.vectors.runs, dims)?;
+        let keep: HashSet<String> = runs.iter().map(|r| r.reference.file.clone()).collect();
         self.state
             .write()
             .vectors
-            .rebase(base, &copy.vectors.overlay);
+            .rebase(runs, &copy.vectors.overlay);
         drop(copy);
 
         let listing = Listing::of(&*self.dir)?;
@@ -790,12 +798,15 @@ impl Store {
                 .filter(|&&s| s < seq)
                 .map(|&s| snapshot::snapshot_name(s)),
         );
+        // Runs the new snapshot no longer lists (a full rewrite replaced
+        // them); a run written after this snapshot began is newer than it.
         stale.extend(
             listing
                 .vectors
                 .iter()
-                .filter(|&&s| s < seq)
-                .map(|&s| snapshot::vectors_name(s)),
+                .filter(|&&s| s <= seq)
+                .map(|&s| snapshot::vectors_name(s))
+                .filter(|name| !keep.contains(name)),
         );
         remove_files(&*self.dir, &stale);
         tracing::debug!(seq, "checkpoint written");

@@ -1,30 +1,38 @@
 //! Snapshots: the materialised state written whole, so recovery replays
 //! only the log written since.
 //!
-//! A checkpoint at sequence number `S` writes two files:
+//! A checkpoint at sequence number `S` writes up to two files:
 //!
-//! - `vectors-<S>.f32`: a 24-byte header (`MOLTVEC1`, u32 version, u32
-//!   dims, u64 count), then `count` u32 doc ids in ascending order, then
-//!   `count × dims` f32 rows in the same order, all little-endian. Fixed
-//!   offsets make it usable straight from a memory map: row `i` is at
-//!   `24 + 4·count + 4·dims·i`.
+//! - `vectors-<S>.f32`, a *run*: a 24-byte header (`MOLTVEC1`, u32
+//!   version, u32 dims, u64 count), then `count` u32 doc ids in ascending
+//!   order, then `count × dims` f32 rows in the same order, all
+//!   little-endian. Fixed offsets make it usable straight from a memory
+//!   map: row `i` is at `24 + 4·count + 4·dims·i`.
 //! - `snapshot-<S>.bin`: `MOLTSNAP`, u32 version, then bincode of a
 //!   [`SnapshotHeader`] followed by every diary, `(doc, entry)` pair (in
-//!   doc order, matching the vector rows) and relation; then a trailer
-//!   `[u64 content length][u32 crc32 of everything before the trailer]
-//!   MOLTSEND`. The header records the vector file's length and crc32, so
-//!   the pair is checked as a unit.
+//!   doc order) and relation; then a trailer `[u64 content length][u32
+//!   crc32 of everything before the trailer] MOLTSEND`. The header lists
+//!   the runs holding the entries' vectors, each with its length and
+//!   crc32, so the set is checked as a unit.
 //!
-//! Both are written under `.tmp` names, fsynced, then renamed (vectors
-//! first, each rename followed by a folder fsync): a `snapshot-<S>.bin`
-//! that exists is complete, and leftovers of an interrupted checkpoint are
-//! only ever `.tmp` files (or a vector file without its snapshot), which
-//! recovery deletes.
+//! Vectors are written once, not at every checkpoint: a checkpoint writes
+//! a run of the vectors added since the last one and lists it after the
+//! earlier runs. Runs keep rows of entries deleted or re-embedded since; when
+//! those are more than half the rows, or there are [`MAX_RUNS`] runs, the
+//! checkpoint writes one run of every live vector instead, and the others
+//! are deleted once the snapshot no longer lists them. Format 1 snapshots
+//! (one run of every vector per checkpoint) are read as a single run.
+//!
+//! Both are written under `.tmp` names, fsynced, then renamed (run first,
+//! each rename followed by a folder fsync): a `snapshot-<S>.bin` that
+//! exists is complete, and leftovers of an interrupted checkpoint are only
+//! ever `.tmp` files (or a run no snapshot lists), which recovery deletes.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -32,6 +40,12 @@ use super::directory::{io_err, DirFile, Directory, FileBytes};
 use super::record::{WireDiary, WireEntry, WireRelation};
 use super::state::{Slot, State, Vectors};
 use super::{bincode_config, StoreError, FORMAT_VERSION};
+
+/// Version of snapshot files this build writes (it reads 1 and 2).
+pub(crate) const SNAPSHOT_VERSION: u32 = 2;
+
+/// Runs a snapshot may list before a checkpoint rewrites them into one.
+pub(crate) const MAX_RUNS: usize = 8;
 use crate::entry::{Diary, Relation};
 use crate::index::DocId;
 
@@ -72,6 +86,21 @@ pub(crate) fn parse_vectors_name(name: &str) -> Option<u64> {
         .ok()
 }
 
+/// A run a snapshot lists: its file name, length and crc32.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RunRef {
+    pub file: String,
+    pub len: u64,
+    pub crc: u32,
+}
+
+/// A listed run, memory-mapped.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub reference: RunRef,
+    pub file: VectorFile,
+}
+
 /// What a snapshot file starts with.
 #[derive(Debug, Serialize, Deserialize)]
 struct SnapshotHeader {
@@ -82,9 +111,42 @@ struct SnapshotHeader {
     diaries: u64,
     entries: u64,
     relations: u64,
+    /// Oldest first; a doc in several runs has its row in the newest.
+    runs: Vec<RunRef>,
+}
+
+/// Format 1's header: one run holding exactly the entries' vectors.
+#[derive(Debug, Deserialize)]
+struct SnapshotHeaderV1 {
+    seq: u64,
+    next_doc: DocId,
+    model_id: String,
+    dims: u32,
+    diaries: u64,
+    entries: u64,
+    relations: u64,
     vectors_file: String,
     vectors_len: u64,
     vectors_crc: u32,
+}
+
+impl From<SnapshotHeaderV1> for SnapshotHeader {
+    fn from(h: SnapshotHeaderV1) -> Self {
+        Self {
+            seq: h.seq,
+            next_doc: h.next_doc,
+            model_id: h.model_id,
+            dims: h.dims,
+            diaries: h.diaries,
+            entries: h.entries,
+            relations: h.relations,
+            runs: vec![RunRef {
+                file: h.vectors_file,
+                len: h.vectors_len,
+                crc: h.vectors_crc,
+            }],
+        }
+    }
 }
 
 /// A vector file, usually memory-mapped.
@@ -259,32 +321,53 @@ fn encode_into<T: Serialize>(value: &T, out: &mut impl Write) -> io::Result<()> 
         })
 }
 
-/// Writes `state` as the snapshot at `seq` and makes it durable. The state
-/// is an immutable copy, so this runs without any store lock.
+/// Writes `state` as the snapshot at `seq` and makes it durable; returns
+/// the runs it lists. The state is an immutable copy, so this runs without
+/// any store lock.
 pub(crate) fn write(
     dir: &dyn Directory,
     state: &State,
     seq: u64,
     model_id: &str,
     dims: usize,
-) -> Result<(), StoreError> {
+) -> Result<Vec<RunRef>, StoreError> {
     let vec_name = vectors_name(seq);
     let snap_name = snapshot_name(seq);
     let vec_tmp = format!("{vec_name}{TMP_SUFFIX}");
     let snap_tmp = format!("{snap_name}{TMP_SUFFIX}");
     let result = write_files(dir, state, seq, model_id, dims, &vec_tmp, &snap_tmp);
-    if result.is_err() {
-        // Best effort: recovery deletes leftovers anyway.
-        let _ = dir.delete(&vec_tmp);
-        let _ = dir.delete(&snap_tmp);
-        return result;
+    let (wrote_run, runs) = match result {
+        Ok(written) => written,
+        Err(e) => {
+            // Best effort: recovery deletes leftovers anyway.
+            let _ = dir.delete(&vec_tmp);
+            let _ = dir.delete(&snap_tmp);
+            return Err(e);
+        }
+    };
+    if wrote_run {
+        dir.rename(&vec_tmp, &vec_name)?;
+        dir.sync_dir()?;
     }
-    dir.rename(&vec_tmp, &vec_name)?;
-    dir.sync_dir()?;
     dir.rename(&snap_tmp, &snap_name)?;
-    dir.sync_dir()
+    dir.sync_dir()?;
+    Ok(runs)
 }
 
+/// Whether a checkpoint rewrites every live vector into one run: when
+/// there is no run yet, when there are [`MAX_RUNS`], or when more than half
+/// the rows in runs belong to deleted or re-embedded entries.
+fn rewrite_all(state: &State, slots: &[&Slot]) -> bool {
+    let runs = &state.vectors.runs;
+    let live_in_runs = slots
+        .iter()
+        .filter(|s| !state.vectors.in_overlay(s.doc))
+        .count();
+    runs.is_empty() || runs.len() >= MAX_RUNS || state.vectors.run_rows() > 2 * live_in_runs
+}
+
+/// Writes the new run (if it has rows) and the snapshot; returns whether a
+/// run was written, and the runs the snapshot lists.
 fn write_files(
     dir: &dyn Directory,
     state: &State,
@@ -293,16 +376,34 @@ fn write_files(
     dims: usize,
     vec_tmp: &str,
     snap_tmp: &str,
-) -> Result<(), StoreError> {
+) -> Result<(bool, Vec<RunRef>), StoreError> {
     let mut slots: Vec<&Slot> = state.entries.values().collect();
     slots.sort_by_key(|s| s.doc);
 
-    // Vectors first: the snapshot header records their checksum.
-    let vec_path = dir.path_of(vec_tmp);
-    let file = dir.create(vec_tmp)?;
-    let (vectors_len, vectors_crc) = write_vectors(file.clone(), &slots, &state.vectors, dims)
-        .map_err(io_err("write", vec_path.clone()))?;
-    file.sync().map_err(io_err("sync", vec_path))?;
+    let (mut runs, rows): (Vec<RunRef>, Vec<&Slot>) = if rewrite_all(state, &slots) {
+        (Vec::new(), slots.clone())
+    } else {
+        let kept = state.vectors.runs.iter().map(|r| r.reference.clone());
+        let new = slots
+            .iter()
+            .copied()
+            .filter(|s| state.vectors.in_overlay(s.doc));
+        (kept.collect(), new.collect())
+    };
+    // The run first: the snapshot header records its checksum.
+    let wrote_run = !rows.is_empty();
+    if wrote_run {
+        let vec_path = dir.path_of(vec_tmp);
+        let file = dir.create(vec_tmp)?;
+        let (len, crc) = write_vectors(file.clone(), &rows, &state.vectors, dims)
+            .map_err(io_err("write", vec_path.clone()))?;
+        file.sync().map_err(io_err("sync", vec_path))?;
+        runs.push(RunRef {
+            file: vectors_name(seq),
+            len,
+            crc,
+        });
+    }
 
     let snap_path = dir.path_of(snap_tmp);
     let file = dir.create(snap_tmp)?;
@@ -314,13 +415,12 @@ fn write_files(
         diaries: state.diaries.len() as u64,
         entries: slots.len() as u64,
         relations: state.relations.len() as u64,
-        vectors_file: vectors_name(seq),
-        vectors_len,
-        vectors_crc,
+        runs: runs.clone(),
     };
     write_snapshot(file.clone(), &header, state, &slots)
         .map_err(io_err("write", snap_path.clone()))?;
-    file.sync().map_err(io_err("sync", snap_path))
+    file.sync().map_err(io_err("sync", snap_path))?;
+    Ok((wrote_run, runs))
 }
 
 fn write_vectors(
@@ -353,7 +453,7 @@ fn write_snapshot(
 ) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, FileWriter::new(file.clone()));
     out.write_all(SNAP_MAGIC)?;
-    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    out.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
     encode_into(header, &mut out)?;
     let mut diaries: Vec<&Diary> = state.diaries.values().collect();
     diaries.sort_by_key(|d| d.id);
@@ -407,16 +507,19 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
         return Err(corrupt(content, "checksum mismatch".into()));
     }
     let version = read_u32(&bytes, 8);
-    if version != FORMAT_VERSION {
-        return Err(StoreError::UnsupportedFormat {
-            file: path.clone(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
     let body = &bytes[..content];
     let mut off = 12;
-    let header: SnapshotHeader = decode_at(body, &mut off, &path, "header")?;
+    let header: SnapshotHeader = match version {
+        1 => decode_at::<SnapshotHeaderV1>(body, &mut off, &path, "header")?.into(),
+        SNAPSHOT_VERSION => decode_at(body, &mut off, &path, "header")?,
+        found => {
+            return Err(StoreError::UnsupportedFormat {
+                file: path.clone(),
+                found,
+                supported: SNAPSHOT_VERSION,
+            })
+        }
+    };
     if header.seq != seq {
         return Err(corrupt(
             12,
@@ -430,51 +533,60 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
         ));
     }
 
-    // The vector file, checked against the header before it is trusted.
-    let vec_path = dir.path_of(&header.vectors_file);
-    if parse_vectors_name(&header.vectors_file) != Some(seq) {
-        return Err(corrupt(
-            12,
-            format!("names vector file {}", header.vectors_file),
-        ));
-    }
-    let vec_bytes = dir.read(&header.vectors_file)?;
-    let vectors_differ = || StoreError::Corrupt {
-        file: vec_path.clone(),
-        offset: 0,
-        reason: format!(
-            "length or checksum differs from what {} recorded",
-            path.display()
-        ),
-    };
-    if vec_bytes.len() as u64 != header.vectors_len {
-        return Err(vectors_differ());
-    }
-    // Structure first (header, doc ids; each error names the file and
-    // offset), then the checksum (the bulk of the bytes) on one core while
-    // the records are decoded on another: decoding reads only the doc ids,
-    // and nothing decoded is used unless both pass.
-    let vectors = VectorFile::parse(vec_bytes, &vec_path, dims)?;
-    if vectors.len() as u64 != header.entries {
-        return Err(StoreError::Corrupt {
-            file: vec_path,
-            offset: 16,
-            reason: format!("{} vectors for {} entries", vectors.len(), header.entries),
+    // The runs, checked against the header before they are trusted:
+    // structure first (header, doc ids; each error names the file and
+    // offset), then the checksums (the bulk of the bytes) on one core while
+    // the records are decoded on another. Decoding reads only doc ids, and
+    // nothing decoded is used unless both pass.
+    let mut runs = Vec::with_capacity(header.runs.len());
+    for reference in &header.runs {
+        if parse_vectors_name(&reference.file).is_none_or(|s| s > seq) {
+            return Err(corrupt(12, format!("lists vector file {}", reference.file)));
+        }
+        let bytes = dir.read(&reference.file)?;
+        if bytes.len() as u64 != reference.len {
+            return Err(run_differs(dir, reference, &path));
+        }
+        let file = VectorFile::parse(bytes, &dir.path_of(&reference.file), dims)?;
+        runs.push(Run {
+            reference: reference.clone(),
+            file,
         });
     }
-    let (crc, decoded) = rayon::join(
-        || crc32fast::hash(&vectors.bytes),
-        || decode_body(body, off, &header, seq, &vectors, &path),
+    let (crcs, decoded) = rayon::join(
+        || {
+            runs.par_iter()
+                .map(|r| crc32fast::hash(&r.file.bytes))
+                .collect::<Vec<u32>>()
+        },
+        || decode_body(body, off, &header, seq, &runs, &path),
     );
-    if crc != header.vectors_crc {
-        return Err(vectors_differ());
+    if let Some(run) = runs
+        .iter()
+        .zip(crcs)
+        .find(|(r, crc)| *crc != r.reference.crc)
+    {
+        return Err(run_differs(dir, &run.0.reference, &path));
     }
     let mut state = decoded?;
-    state.vectors.base = Some(Arc::new(vectors));
+    state.vectors.runs = runs.into_iter().map(Arc::new).collect();
     Ok(Loaded {
         state,
         model_id: header.model_id,
     })
+}
+
+/// The error for a run whose length or checksum is not what `snapshot`
+/// recorded.
+fn run_differs(dir: &dyn Directory, run: &RunRef, snapshot: &Path) -> StoreError {
+    StoreError::Corrupt {
+        file: dir.path_of(&run.file),
+        offset: 0,
+        reason: format!(
+            "length or checksum differs from what {} recorded",
+            snapshot.display()
+        ),
+    }
 }
 
 /// Decodes the diaries, entries and relations of a snapshot whose checksum
@@ -484,7 +596,7 @@ fn decode_body(
     mut off: usize,
     header: &SnapshotHeader,
     seq: u64,
-    vectors: &VectorFile,
+    runs: &[Run],
     path: &Path,
 ) -> Result<State, StoreError> {
     let content = body.len();
@@ -507,19 +619,36 @@ fn decode_body(
             .map_err(|e| corrupt(at, format!("diary: {e}")))?;
         state.diaries.insert(d.id, d);
     }
-    for i in 0..header.entries as usize {
+    // Entries come in doc order, as do each run's rows: one cursor per run
+    // checks that every entry has a vector in a single pass.
+    let mut cursors = vec![0usize; runs.len()];
+    let mut last_doc = None;
+    for _ in 0..header.entries {
         let at = off;
         let (doc, record): (DocId, WireEntry) = decode_at(body, &mut off, path, "entry")?;
         let record = record
             .into_record()
             .map_err(|e| corrupt(at, format!("entry: {e}")))?;
-        if vectors.doc(i) != doc {
+        if last_doc.is_some_and(|last| doc <= last) {
+            return Err(corrupt(
+                at,
+                format!("entry {} is out of doc order", record.id),
+            ));
+        }
+        last_doc = Some(doc);
+        let mut held = false;
+        for (run, cursor) in runs.iter().zip(cursors.iter_mut()) {
+            while *cursor < run.file.len() && run.file.doc(*cursor) < doc {
+                *cursor += 1;
+            }
+            held |= *cursor < run.file.len() && run.file.doc(*cursor) == doc;
+        }
+        if !held {
             return Err(corrupt(
                 at,
                 format!(
-                    "entry {} has doc {doc}, vector row {i} is doc {}",
-                    record.id,
-                    vectors.doc(i)
+                    "entry {} has doc {doc}, which no vector file holds",
+                    record.id
                 ),
             ));
         }
@@ -555,16 +684,26 @@ fn decode_body(
     Ok(state)
 }
 
-/// Maps the vector file of the snapshot at `seq`, for a checkpoint that just
-/// wrote it (its checksum was computed while writing).
-pub(crate) fn open_vectors(
+/// The runs a snapshot just written lists, mapped: those it kept are taken
+/// from `previous`, a new one is opened (its checksum was computed while
+/// writing).
+pub(crate) fn listed_runs(
     dir: &dyn Directory,
-    seq: u64,
+    listed: Vec<RunRef>,
+    previous: &[Arc<Run>],
     dims: usize,
-) -> Result<VectorFile, StoreError> {
-    let name = vectors_name(seq);
-    let bytes = dir.read(&name)?;
-    VectorFile::parse(bytes, &dir.path_of(&name), dims)
+) -> Result<Vec<Arc<Run>>, StoreError> {
+    listed
+        .into_iter()
+        .map(|reference| {
+            if let Some(run) = previous.iter().find(|r| r.reference == reference) {
+                return Ok(Arc::clone(run));
+            }
+            let bytes = dir.read(&reference.file)?;
+            let file = VectorFile::parse(bytes, &dir.path_of(&reference.file), dims)?;
+            Ok(Arc::new(Run { reference, file }))
+        })
+        .collect()
 }
 
 fn decode_at<T: serde::de::DeserializeOwned>(

@@ -5,11 +5,12 @@
 //! It is cheap to clone (entries behind `Arc`, vectors shared), which is
 //! how a checkpoint gets an immutable copy while appenders continue.
 //!
-//! Vectors are held compactly: rows written by the last snapshot stay in
-//! its memory-mapped vector file (page cache, not heap), and only vectors
-//! added since live on the heap, one `Arc<[f32]>` each, keyed by doc id. A
-//! doc id's vector never changes meaning (a re-embedded entry gets a new
-//! doc id), which is what lets rows be looked up by doc id alone.
+//! Vectors are held compactly: rows written by snapshots stay in their
+//! memory-mapped vector files ("runs": page cache, not heap), and only
+//! vectors added since live on the heap, one `Arc<[f32]>` each, keyed by
+//! doc id. A doc id's vector never changes meaning (a re-embedded entry gets
+//! a new doc id), which is what lets rows be looked up by doc id alone, in
+//! whichever run holds them.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::record::{Access, Record, StoredEntry};
-use super::snapshot::VectorFile;
+use super::snapshot::Run;
 use super::{Recovered, RecoveredEntry};
 use crate::entry::{Diary, EntryRecord, Relation};
 use crate::index::DocId;
@@ -30,21 +31,30 @@ pub(crate) struct Slot {
     pub doc: DocId,
 }
 
-/// Vectors by doc id: a mapped base plus a heap overlay.
+/// Vectors by doc id: mapped runs plus a heap overlay.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vectors {
-    pub base: Option<Arc<VectorFile>>,
+    /// The vector files the last snapshot lists, oldest first. Runs may
+    /// hold rows of deleted entries; a full rewrite drops them.
+    pub runs: Vec<Arc<Run>>,
     pub overlay: HashMap<DocId, Arc<[f32]>>,
 }
 
 impl Vectors {
+    /// The run and row holding `doc`, newest run first.
+    fn find(&self, doc: DocId) -> Option<(&Run, usize)> {
+        self.runs
+            .iter()
+            .rev()
+            .find_map(|run| run.file.find(doc).map(|row| (&**run, row)))
+    }
+
     /// The vector of `doc`, copied out.
     pub fn get(&self, doc: DocId) -> Option<Vec<f32>> {
         if let Some(v) = self.overlay.get(&doc) {
             return Some(v.to_vec());
         }
-        let base = self.base.as_ref()?;
-        base.find(doc).map(|row| base.row(row))
+        self.find(doc).map(|(run, row)| run.file.row(row))
     }
 
     /// Whether `doc` currently has exactly `vector` (bitwise).
@@ -55,10 +65,18 @@ impl Vectors {
                     .zip(vector)
                     .all(|(a, b)| a.to_bits() == b.to_bits());
         }
-        match &self.base {
-            Some(base) => base.find(doc).is_some_and(|row| base.row_eq(row, vector)),
-            None => false,
-        }
+        self.find(doc)
+            .is_some_and(|(run, row)| run.file.row_eq(row, vector))
+    }
+
+    /// Whether `doc`'s vector is in the heap overlay (not in a run yet).
+    pub fn in_overlay(&self, doc: DocId) -> bool {
+        self.overlay.contains_key(&doc)
+    }
+
+    /// Rows in all runs, live or not.
+    pub fn run_rows(&self) -> usize {
+        self.runs.iter().map(|r| r.file.len()).sum()
     }
 
     /// Writes `doc`'s vector as little-endian f32s.
@@ -69,24 +87,23 @@ impl Vectors {
             }
             return Ok(());
         }
-        match &self.base {
-            Some(base) => match base.find(doc) {
-                Some(row) => out.write_all(base.row_bytes(row)),
-                None => Err(io::Error::other(format!("doc {doc} has no vector"))),
-            },
+        match self.find(doc) {
+            Some((run, row)) => out.write_all(run.file.row_bytes(row)),
             None => Err(io::Error::other(format!("doc {doc} has no vector"))),
         }
     }
 
-    /// Switches to the vector file a snapshot just wrote. `written` is the
-    /// overlay the snapshot was written from: its rows are now in `base`,
-    /// so the same `Arc`s are dropped from the live overlay (rows replaced
+    /// Switches to the runs a snapshot just listed. `written` is the
+    /// overlay the snapshot was written from: its rows are now in a run, so
+    /// the same `Arc`s are dropped from the live overlay (rows replaced
     /// since then differ by pointer and stay).
-    pub fn rebase(&mut self, base: Arc<VectorFile>, written: &HashMap<DocId, Arc<[f32]>>) {
+    pub fn rebase(&mut self, runs: Vec<Arc<Run>>, written: &HashMap<DocId, Arc<[f32]>>) {
+        self.runs = runs;
+        let runs = &self.runs;
         self.overlay.retain(|doc, v| {
-            !(written.get(doc).is_some_and(|w| Arc::ptr_eq(w, v)) && base.find(*doc).is_some())
+            !(written.get(doc).is_some_and(|w| Arc::ptr_eq(w, v))
+                && runs.iter().any(|r| r.file.find(*doc).is_some()))
         });
-        self.base = Some(base);
     }
 }
 
@@ -353,9 +370,9 @@ mod tests {
         // After the copy: doc 0 gets a new vector in place, doc 2 is new.
         st.apply(2, Record::UpdateEntry(Box::new(stored(1, 0, 9.0))));
         st.apply(3, Record::PutEntries(vec![stored(3, 2, 2.5)]));
-        snapshot::write(&dir, &copy, 1, "m", DIMS).expect("snapshot");
-        let base = Arc::new(snapshot::open_vectors(&dir, 1, DIMS).expect("vectors"));
-        st.vectors.rebase(base, &copy.vectors.overlay);
+        let listed = snapshot::write(&dir, &copy, 1, "m", DIMS).expect("snapshot");
+        let runs = snapshot::listed_runs(&dir, listed, &copy.vectors.runs, DIMS).expect("runs");
+        st.vectors.rebase(runs, &copy.vectors.overlay);
         assert_eq!(st.vectors.get(0), Some(vec![9.0; DIMS]));
         assert_eq!(st.vectors.get(1), Some(vec![1.5; DIMS]));
         assert_eq!(st.vectors.get(2), Some(vec![2.5; DIMS]));
@@ -369,10 +386,10 @@ mod tests {
         let dir = RamDirectory::new();
         let mut st = State::default();
         st.apply(1, Record::PutEntries(vec![stored(1, 0, 0.5)]));
-        snapshot::write(&dir, &st, 1, "m", DIMS).expect("snapshot");
-        let base = Arc::new(snapshot::open_vectors(&dir, 1, DIMS).expect("vectors"));
+        let listed = snapshot::write(&dir, &st, 1, "m", DIMS).expect("snapshot");
+        let runs = snapshot::listed_runs(&dir, listed, &st.vectors.runs, DIMS).expect("runs");
         let written = st.vectors.overlay.clone();
-        st.vectors.rebase(base, &written);
+        st.vectors.rebase(runs, &written);
         assert!(st.vectors.overlay.is_empty());
         let mut same = stored(1, 0, 0.5);
         Arc::make_mut(&mut same.record).importance = 9;
