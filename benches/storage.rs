@@ -6,6 +6,9 @@
 //! - `concurrent_single_puts`: writers on several threads, each putting
 //!   one entry per call (the server's case), durable and visible per call;
 //!   shows the group commit of the log fsync and the text index commit;
+//! - `checkpoint_after_10k`: a snapshot of the 100k folder's store after
+//!   10,000 more entries (bytes written are printed): vectors are written
+//!   once, in runs, so a checkpoint writes the new vectors and the records;
 //! - `open_to_first_search`: opening a data folder of 100k entries (and 1M
 //!   with `MOLTSEARCH_BENCH_1M=1`) until the first hybrid search returns,
 //!   page cache warm. Folders are built once into `<cache>/bench/`.
@@ -301,6 +304,79 @@ fn concurrent_puts(c: &mut Criterion, w: &Wordnet) {
     g.finish();
 }
 
+/// Checkpoints of a copy of the 100k folder's store (log, snapshot and
+/// runs; no indexes), each after 10,000 more WordNet entries.
+fn checkpoint_bench(c: &mut Criterion, w: &Wordnet) {
+    use moltsearch_engine::entry::Entry;
+    use moltsearch_engine::store::{Record, Store, StoreOptions, StoredEntry};
+
+    const MORE: usize = 10_000;
+    let source = fixture("storage-100k", VectorIndexBuilder::new(), w, |e| {
+        load_entries(e, w, 100_000.min(w.corpus.len()));
+        e.optimize_indexes();
+    });
+    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
+    for file in std::fs::read_dir(&source).unwrap() {
+        let path = file.unwrap().path();
+        if path.is_file() && path.file_name().is_some_and(|n| n != "LOCK") {
+            std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let options = StoreOptions::new(w.embedder.model_id(), w.embedder.dims());
+    let (store, recovered) = Store::open_path(tmp.path(), options).unwrap();
+    let diaries: Vec<uuid::Uuid> = recovered.diaries.iter().map(|d| d.id).collect();
+    let folder_bytes = |dir: &Path| -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|f| f.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let mut g = c.benchmark_group("checkpoint_after_10k");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("store_100k_plus_10k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let first = store.next_doc();
+                let entries = (0..MORE)
+                    .map(|i| {
+                        let n = i % w.corpus.len();
+                        let put = wordnet::entry(&w.corpus[n], n, &diaries);
+                        let entry = Entry::create(put.entry, time::OffsetDateTime::now_utc());
+                        StoredEntry {
+                            record: std::sync::Arc::new(entry.unwrap().to_record()),
+                            doc: first + i as u32,
+                            vector: w.vectors.row(n).to_vec(),
+                        }
+                    })
+                    .collect();
+                store.append(vec![Record::PutEntries(entries)]).unwrap();
+                let before = folder_bytes(tmp.path());
+                let start = Instant::now();
+                store.checkpoint().unwrap();
+                total += start.elapsed();
+                let snapshot = format!("{:020}", store.last_seq());
+                let written: u64 = std::fs::read_dir(tmp.path())
+                    .unwrap()
+                    .map(|f| f.unwrap())
+                    .filter(|f| f.file_name().to_string_lossy().contains(&snapshot))
+                    .map(|f| f.metadata().unwrap().len())
+                    .sum();
+                eprintln!(
+                    "checkpoint of {} entries wrote {:.1} MiB (folder {:.0} MiB before)",
+                    store.len(),
+                    written as f64 / (1 << 20) as f64,
+                    before as f64 / (1 << 20) as f64
+                );
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 /// Whether the command line's filter (if any) can select benchmarks of
 /// `group`: fixtures are built only for groups that will run.
 fn wanted(group: &str) -> bool {
@@ -321,6 +397,9 @@ fn storage_benches(c: &mut Criterion) {
     }
     if wanted("concurrent_single_puts") {
         concurrent_puts(c, &w);
+    }
+    if wanted("checkpoint_after_10k") {
+        checkpoint_bench(c, &w);
     }
     if wanted("open_to_first_search") {
         open_bench(c, &w);

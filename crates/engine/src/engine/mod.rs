@@ -194,7 +194,8 @@ impl EngineBuilder {
     /// Log size past which a background snapshot is written (default 64
     /// MiB), or a quarter of the stored vectors if that is more, so the
     /// bytes written by snapshots stay proportional to the data loaded
-    /// (each snapshot rewrites everything).
+    /// (each snapshot rewrites every entry record; vectors are written
+    /// once, in runs, until dead rows call for a rewrite).
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = Some(bytes);
         self
