@@ -44,6 +44,23 @@ fn bench_dir() -> PathBuf {
     dir
 }
 
+/// An engine on a new folder under the bench cache, with the WordNet
+/// diaries; the folder goes when the `TempDir` is dropped.
+fn fresh_engine(
+    w: &Wordnet,
+    durability: Durability,
+) -> (tempfile::TempDir, Engine, Vec<uuid::Uuid>) {
+    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
+    let engine = Engine::builder()
+        .embedder(w.embedder.clone())
+        .data_dir(tmp.path())
+        .durability(durability)
+        .open()
+        .unwrap();
+    let (_, diaries) = wordnet::diaries(&engine);
+    (tmp, engine, diaries)
+}
+
 fn ingest(c: &mut Criterion, w: &Wordnet) {
     let n = INGEST.min(w.corpus.len());
     let mut g = c.benchmark_group("ingest_precomputed");
@@ -68,14 +85,7 @@ fn ingest(c: &mut Criterion, w: &Wordnet) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
-                    let engine = Engine::builder()
-                        .embedder(w.embedder.clone())
-                        .data_dir(tmp.path())
-                        .durability(durability)
-                        .open()
-                        .unwrap();
-                    let (_, diaries) = wordnet::diaries(&engine);
+                    let (_tmp, engine, diaries) = fresh_engine(w, durability);
                     let start = Instant::now();
                     let guard = bulk.then(|| engine.bulk_load());
                     for first in (0..n).step_by(batch) {
@@ -275,13 +285,7 @@ fn concurrent_puts(c: &mut Criterion, w: &Wordnet) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let tmp = tempfile::tempdir_in(bench_dir()).unwrap();
-                    let engine = Engine::builder()
-                        .embedder(w.embedder.clone())
-                        .data_dir(tmp.path())
-                        .open()
-                        .unwrap();
-                    let (_, diaries) = wordnet::diaries(&engine);
+                    let (_tmp, engine, diaries) = fresh_engine(w, Durability::Sync);
                     let start = Instant::now();
                     std::thread::scope(|s| {
                         for t in 0..threads {

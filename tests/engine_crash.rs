@@ -64,11 +64,10 @@ fn open(dir: &Path) -> Engine {
         .expect("engine opens")
 }
 
-#[test]
-fn child_entry() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
+/// In a child process: the engine on the folder the parent named, with the
+/// test diary (`None` when not running as a child).
+fn child_engine() -> Option<Engine> {
+    let dir = std::env::var_os(CHILD_ENV)?;
     let engine = open(Path::new(&dir));
     if engine.get_diary(diary_id()).is_none() {
         engine
@@ -78,6 +77,26 @@ fn child_entry() {
             )
             .unwrap();
     }
+    Some(engine)
+}
+
+/// Starts this test binary as the child test `name` on `dir`, its stdout
+/// piped.
+fn spawn_child(name: &str, dir: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env(CHILD_ENV, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn child_entry() {
+    let Some(engine) = child_engine() else {
+        return;
+    };
     let mut next = engine.len();
     println!("READY {next}");
     loop {
@@ -92,18 +111,9 @@ fn child_entry() {
 
 #[test]
 fn child_concurrent_entry() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+    let Some(engine) = child_engine() else {
         return;
     };
-    let engine = open(Path::new(&dir));
-    if engine.get_diary(diary_id()).is_none() {
-        engine
-            .create_diary(
-                Diary::with_id(diary_id(), Uuid::nil(), "crash".into(), Visibility::Private)
-                    .unwrap(),
-            )
-            .unwrap();
-    }
     // Entries lost with a kill leave holes: continue after the highest.
     let next = (0..10_000)
         .rev()
@@ -151,19 +161,7 @@ fn entries_acknowledged_by_a_group_commit_survive_sigkill() {
     let mut rng = StdRng::seed_from_u64(11);
     let mut acked = std::collections::BTreeSet::new();
     for round in 0..4 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_concurrent_entry",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env(CHILD_ENV, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("child_concurrent_entry", &dir);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let kill_after = rng.random_range(3..=12);
         let mut seen = 0;
@@ -216,19 +214,7 @@ fn acknowledged_entries_survive_sigkill() {
     let mut rng = StdRng::seed_from_u64(7);
     let mut acked = 0usize;
     for round in 0..ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_entry",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env(CHILD_ENV, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("child_entry", &dir);
         let stdout = child.stdout.take().unwrap();
         let kill_after = rng.random_range(1..=4);
         let mut seen = 0;
