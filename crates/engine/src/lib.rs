@@ -10,6 +10,7 @@
 //! - [`eval`]: BEIR loading and retrieval metrics.
 #![deny(missing_docs)]
 
+mod count_guard;
 pub mod embed;
 pub mod engine;
 pub mod entry;

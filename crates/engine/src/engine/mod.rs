@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use self::catalog::Catalog;
 pub use self::open::{IndexCheck, OpenProgress, OpenReport, OpenTimings, TEXT_DIR, VECTORS_DIR};
+use crate::count_guard::CountGuard;
 use crate::embed::{Embedder, Embeddings, PassageText};
 use crate::entry::{
     Diary, Entry, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind,
@@ -376,22 +377,6 @@ struct Inner {
 /// (a text commit costs several milliseconds; this is a fraction of one).
 const GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Counts a write call as arriving until dropped.
-struct Arriving<'a>(&'a AtomicUsize);
-
-impl<'a> Arriving<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::AcqRel);
-        Self(count)
-    }
-}
-
-impl Drop for Arriving<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// What the writer lock guards besides the order of writes.
 #[derive(Default)]
 struct WriterState {
@@ -716,7 +701,7 @@ impl Engine {
         // entries: searches are filtered by it).
         let shared: Vec<Arc<EntryRecord>> =
             entries.iter().map(|e| Arc::new(e.to_record())).collect();
-        let arriving = Arriving::new(&self.inner.arriving);
+        let arriving = CountGuard::new(&self.inner.arriving);
         let (docs, change) = {
             let mut w = self.inner.writer.lock();
             let first = {

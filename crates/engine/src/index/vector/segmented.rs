@@ -37,6 +37,7 @@ use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
 use super::store::VectorStore;
 use super::topk::merge;
 use super::{prepare, vector_error, Hit, VectorIndex, VectorIndexBuilder, VectorIndexError};
+use crate::count_guard::CountGuard;
 use crate::index::DocId;
 use crate::Result;
 
@@ -307,22 +308,6 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
             .ok()
     })
     .as_ref()
-}
-
-/// Counts a caller waiting for builds while it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, AtomicOrdering::AcqRel);
-        Self(counter)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, AtomicOrdering::AcqRel);
-    }
 }
 
 /// The index folder and what is known to be on disk.
@@ -599,7 +584,7 @@ impl SegmentedIndex {
     /// with a directory, persisted and listed by the manifest (retrying a
     /// manifest write that failed earlier).
     pub fn flush(&self) {
-        let _waiting = Waiting::new(&self.inner.waiters);
+        let _waiting = CountGuard::new(&self.inner.waiters);
         self.pause_builds(false);
         {
             let mut w = self.inner.writer.lock();
@@ -627,7 +612,7 @@ impl SegmentedIndex {
     /// segment, so one large graph answers several times faster than a tier
     /// of smaller ones. Costs a full graph build of the live vectors.
     pub fn optimize(&self) {
-        let _waiting = Waiting::new(&self.inner.waiters);
+        let _waiting = CountGuard::new(&self.inner.waiters);
         self.flush();
         self.inner
             .force_merge
