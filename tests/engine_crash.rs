@@ -135,6 +135,28 @@ fn child_concurrent_entry() {
     });
 }
 
+/// Runs the child test `name` on `dir` and kills it (SIGKILL) `linger`
+/// after its `kill_after`-th acknowledgement; returns the numbers of every
+/// acknowledgement it printed, those still in the pipe at the kill too.
+fn run_until_killed(name: &str, dir: &Path, kill_after: usize, linger: Duration) -> Vec<usize> {
+    let mut child = spawn_child(name, dir);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acks = Vec::new();
+    for line in lines.by_ref() {
+        if let Some(n) = acknowledged(&line.unwrap()) {
+            acks.push(n);
+            if acks.len() == kill_after {
+                std::thread::sleep(linger);
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    acks.extend(lines.map_while(Result::ok).filter_map(|l| acknowledged(&l)));
+    acks
+}
+
 /// The entry number of a child's `ACK n` line.
 fn acknowledged(line: &str) -> Option<usize> {
     line.strip_prefix("ACK ")?.trim().parse().ok()
@@ -161,24 +183,14 @@ fn entries_acknowledged_by_a_group_commit_survive_sigkill() {
     let mut rng = StdRng::seed_from_u64(11);
     let mut acked = std::collections::BTreeSet::new();
     for round in 0..4 {
-        let mut child = spawn_child("child_concurrent_entry", &dir);
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let linger = Duration::from_millis(rng.random_range(0..30));
         let kill_after = rng.random_range(3..=12);
-        let mut seen = 0;
-        for line in lines.by_ref() {
-            if let Some(n) = acknowledged(&line.unwrap()) {
-                acked.insert(n);
-                seen += 1;
-                if seen == kill_after {
-                    std::thread::sleep(Duration::from_millis(rng.random_range(0..30)));
-                    break;
-                }
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        // Acknowledgements printed before the kill and not yet read count too.
-        acked.extend(lines.map_while(Result::ok).filter_map(|l| acknowledged(&l)));
+        acked.extend(run_until_killed(
+            "child_concurrent_entry",
+            &dir,
+            kill_after,
+            linger,
+        ));
 
         let engine = open(&dir);
         let check = engine.check_indexes().unwrap();
@@ -214,24 +226,11 @@ fn acknowledged_entries_survive_sigkill() {
     let mut rng = StdRng::seed_from_u64(7);
     let mut acked = 0usize;
     for round in 0..ROUNDS {
-        let mut child = spawn_child("child_entry", &dir);
-        let stdout = child.stdout.take().unwrap();
+        // The linger lets the next batch start, so some kills land mid-write.
+        let linger = Duration::from_millis(rng.random_range(0..60));
         let kill_after = rng.random_range(1..=4);
-        let mut seen = 0;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(n) = line.strip_prefix("ACK ") {
-                acked = n.trim().parse().unwrap();
-                seen += 1;
-                if seen == kill_after {
-                    // Let the next batch start, so some kills land mid-write.
-                    std::thread::sleep(Duration::from_millis(rng.random_range(0..60)));
-                    break;
-                }
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let acks = run_until_killed("child_entry", &dir, kill_after, linger);
+        acked = acks.into_iter().max().unwrap_or(acked);
 
         let engine = open(&dir);
         let check = engine.check_indexes().unwrap();
@@ -250,11 +249,10 @@ fn acknowledged_entries_survive_sigkill() {
                 .get_entry(entry_id(n))
                 .expect("acknowledged entry present");
             assert_eq!(got.content, content(n));
-            let mut text = SearchRequest::new(format!("marker{n}zq"), scope.clone());
-            text.mode = SearchMode::Text;
-            let hits = engine.search(&text).unwrap().hits;
-            assert_eq!(hits.len(), 1, "round {round}: text search for entry {n}");
-            assert_eq!(hits[0].entry.id, entry_id(n));
+            assert!(
+                found_by_text(&engine, n),
+                "round {round}: text search for entry {n}"
+            );
             // The query text only matters for negations (demo lines hold
             // `--flags`); the vector is the content's own embedding.
             let mut vector = SearchRequest::new(format!("entry {n}"), scope.clone());
