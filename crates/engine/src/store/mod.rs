@@ -776,7 +776,7 @@ impl Store {
         let listed = snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
         *self.snapshot_seq.lock() = Some(seq);
         self.wal.writer().retired_bytes = 0;
-        let runs = snapshot::listed_runs(&*self.dir, listed, &copy.vectors.runs, dims)?;
+        let runs = snapshot::listed_runs(&*self.dir, seq, listed, &copy.vectors.runs, dims)?;
         let keep: HashSet<String> = runs.iter().map(|r| r.reference.file.clone()).collect();
         self.state
             .write()

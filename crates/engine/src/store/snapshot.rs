@@ -101,6 +101,25 @@ pub(crate) struct Run {
     pub file: VectorFile,
 }
 
+impl Run {
+    /// Maps the run `reference` names and checks its length and structure
+    /// (not its checksum: the caller does, or computed it while writing).
+    /// `snapshot` is the snapshot that lists it, for error messages.
+    fn open(
+        dir: &dyn Directory,
+        reference: RunRef,
+        dims: usize,
+        snapshot: &Path,
+    ) -> Result<Run, StoreError> {
+        let bytes = dir.read(&reference.file)?;
+        if bytes.len() as u64 != reference.len {
+            return Err(run_differs(dir, &reference, snapshot));
+        }
+        let file = VectorFile::parse(bytes, &dir.path_of(&reference.file), dims)?;
+        Ok(Run { reference, file })
+    }
+}
+
 /// What a snapshot file starts with.
 #[derive(Debug, Serialize, Deserialize)]
 struct SnapshotHeader {
@@ -543,15 +562,7 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
         if parse_vectors_name(&reference.file).is_none_or(|s| s > seq) {
             return Err(corrupt(12, format!("lists vector file {}", reference.file)));
         }
-        let bytes = dir.read(&reference.file)?;
-        if bytes.len() as u64 != reference.len {
-            return Err(run_differs(dir, reference, &path));
-        }
-        let file = VectorFile::parse(bytes, &dir.path_of(&reference.file), dims)?;
-        runs.push(Run {
-            reference: reference.clone(),
-            file,
-        });
+        runs.push(Run::open(dir, reference.clone(), dims, &path)?);
     }
     let (crcs, decoded) = rayon::join(
         || {
@@ -684,25 +695,25 @@ fn decode_body(
     Ok(state)
 }
 
-/// The runs a snapshot just written lists, mapped: those it kept are taken
-/// from `previous`, a new one is opened (its checksum was computed while
-/// writing).
+/// The runs the snapshot just written at `seq` lists, mapped: those it
+/// kept are taken from `previous`, a new one is opened (its checksum was
+/// computed while writing).
 pub(crate) fn listed_runs(
     dir: &dyn Directory,
+    seq: u64,
     listed: Vec<RunRef>,
     previous: &[Arc<Run>],
     dims: usize,
 ) -> Result<Vec<Arc<Run>>, StoreError> {
+    let snapshot = dir.path_of(&snapshot_name(seq));
     listed
         .into_iter()
-        .map(|reference| {
-            if let Some(run) = previous.iter().find(|r| r.reference == reference) {
-                return Ok(Arc::clone(run));
-            }
-            let bytes = dir.read(&reference.file)?;
-            let file = VectorFile::parse(bytes, &dir.path_of(&reference.file), dims)?;
-            Ok(Arc::new(Run { reference, file }))
-        })
+        .map(
+            |reference| match previous.iter().find(|r| r.reference == reference) {
+                Some(run) => Ok(Arc::clone(run)),
+                None => Run::open(dir, reference, dims, &snapshot).map(Arc::new),
+            },
+        )
         .collect()
 }
 

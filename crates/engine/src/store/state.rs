@@ -371,7 +371,7 @@ mod tests {
         st.apply(2, Record::UpdateEntry(Box::new(stored(1, 0, 9.0))));
         st.apply(3, Record::PutEntries(vec![stored(3, 2, 2.5)]));
         let listed = snapshot::write(&dir, &copy, 1, "m", DIMS).expect("snapshot");
-        let runs = snapshot::listed_runs(&dir, listed, &copy.vectors.runs, DIMS).expect("runs");
+        let runs = snapshot::listed_runs(&dir, 1, listed, &copy.vectors.runs, DIMS).expect("runs");
         st.vectors.rebase(runs, &copy.vectors.overlay);
         assert_eq!(st.vectors.get(0), Some(vec![9.0; DIMS]));
         assert_eq!(st.vectors.get(1), Some(vec![1.5; DIMS]));
@@ -387,7 +387,7 @@ mod tests {
         let mut st = State::default();
         st.apply(1, Record::PutEntries(vec![stored(1, 0, 0.5)]));
         let listed = snapshot::write(&dir, &st, 1, "m", DIMS).expect("snapshot");
-        let runs = snapshot::listed_runs(&dir, listed, &st.vectors.runs, DIMS).expect("runs");
+        let runs = snapshot::listed_runs(&dir, 1, listed, &st.vectors.runs, DIMS).expect("runs");
         let written = st.vectors.overlay.clone();
         st.vectors.rebase(runs, &written);
         assert!(st.vectors.overlay.is_empty());
