@@ -11,7 +11,8 @@
 //! Entry records are `Arc`s shared with the store's state, so the engine
 //! holds each entry's text once. Records are never patched in place:
 //! access counts, the one thing that changes without a write, live beside
-//! them in [`Catalog::accesses`] until the entry is next written.
+//! them in [`AccessCounts`] (sharded, counted under a read lock) until the
+//! entry is next written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,12 +21,12 @@ use roaring::RoaringBitmap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::access::AccessCounts;
 use crate::entry::{
     Diary, EntryRecord, EntryType, Relation, RelationKey, RelationKind, RelationStatus, Visibility,
 };
 use crate::index::DocId;
 use crate::search::request::{Filters, Scope};
-use crate::store::Access;
 
 /// An entry and the doc id its vectors and text are indexed under.
 #[derive(Clone, Debug)]
@@ -52,8 +53,9 @@ pub(crate) struct Catalog {
     pub relation_keys: HashMap<RelationKey, Uuid>,
     /// Entries that are the target of an accepted `supersedes` relation.
     superseded: HashSet<Uuid>,
-    /// Access counts newer than the entry's record (absolute values).
-    accesses: HashMap<Uuid, Access>,
+    /// Access counts newer than the entry's records; counted by searches
+    /// through a shared reference (its own sharded locks).
+    pub accesses: Arc<AccessCounts>,
 }
 
 impl Catalog {
@@ -94,14 +96,14 @@ impl Catalog {
         if entry.injection_risk {
             self.suspicious.insert(doc);
         }
-        self.accesses.remove(&entry.id);
+        self.accesses.forget(&entry.id);
         self.entries.insert(entry.id, Slot { record: entry, doc });
     }
 
     /// Removes an entry from every posting list; returns its slot.
     pub fn remove(&mut self, id: Uuid) -> Option<Slot> {
         let slot = self.entries.remove(&id)?;
-        self.accesses.remove(&id);
+        self.accesses.forget(&id);
         let doc = slot.doc;
         if let Some(d) = self.docs.get_mut(doc as usize) {
             *d = None;
@@ -144,40 +146,20 @@ impl Catalog {
 
     /// How often `record`'s entry was returned, and when last.
     pub fn access_of(&self, record: &EntryRecord) -> (u64, Option<OffsetDateTime>) {
-        match self.accesses.get(&record.id) {
-            Some(a) => (a.count, Some(a.at)),
-            None => (record.access_count, record.last_accessed_at),
-        }
+        self.accesses.of(record)
     }
 
     /// `record` as it is now: a copy with its current access counts.
     pub fn current(&self, record: &EntryRecord) -> EntryRecord {
-        let mut out = record.clone();
-        if let Some(a) = self.accesses.get(&record.id) {
-            a.apply_to(&mut out);
+        self.accesses.current(record)
+    }
+
+    /// Counts a read of entry `id` at `at` (a shared reference is enough:
+    /// searches count under the catalog's read lock).
+    pub fn record_access(&self, id: Uuid, at: OffsetDateTime) {
+        if let Some(slot) = self.entries.get(&id) {
+            self.accesses.count(&slot.record, at);
         }
-        out
-    }
-
-    /// The access counts of entry `id` not yet in its record, if any.
-    pub fn newer_access(&self, id: &Uuid) -> Option<Access> {
-        self.accesses.get(id).copied()
-    }
-
-    /// Counts a read of entry `id` at `at`.
-    pub fn record_access(&mut self, id: Uuid, at: OffsetDateTime) {
-        let Some(slot) = self.entries.get(&id) else {
-            return;
-        };
-        let (count, _) = self.access_of(&slot.record);
-        self.accesses.insert(
-            id,
-            Access {
-                id,
-                count: count.saturating_add(1),
-                at,
-            },
-        );
     }
 
     /// Creation time (unix seconds) of a doc.

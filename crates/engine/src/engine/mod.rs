@@ -11,13 +11,14 @@
 //! (An update that changes text re-embeds under the writer lock, so it
 //! stalls other writers, never readers.)
 
+mod access;
 mod catalog;
 mod open;
 pub mod reindex;
 mod search;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -136,6 +137,10 @@ pub struct EngineBuilder {
     open_progress: Option<OpenProgress>,
     /// Refuse to create a data folder (set by `create_if_missing(false)`).
     existing_only: bool,
+    /// `None`: the default interval; `Some(None)`: never.
+    access_journal: Option<Option<std::time::Duration>>,
+    /// Open the data folder without writing to it.
+    read_only: bool,
 }
 
 impl EngineBuilder {
@@ -202,6 +207,32 @@ impl EngineBuilder {
         self
     }
 
+    /// Opens the data folder read-only: no folder lock, nothing written
+    /// there, every write refused ([`StoreError::ReadOnly`](crate::store::StoreError::ReadOnly)).
+    /// Any number of processes can search a folder this way at once, also
+    /// while one process writes it. Such an engine sees the folder **as of
+    /// its open**: every write that was durable in the log then (a record
+    /// still being appended is left out); it does not follow later writes,
+    /// so reopen to see them. What the persisted indexes lack is indexed in
+    /// this process's memory (the text index's own folder stays untouched:
+    /// changes go to an in-memory layer over it). Access counts are counted
+    /// in memory and can be taken out ([`Engine::take_access_changes`]), but
+    /// are not logged.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// How often a background job logs the access counts searches recorded
+    /// (default every second, data folder only). `None` turns it off:
+    /// counts then reach the log with the next write, a checkpoint, a
+    /// [`flush_accesses`](Engine::flush_accesses) or a clean close, or are
+    /// taken out by the caller ([`Engine::take_access_changes`]).
+    pub fn access_journal_interval(mut self, every: Option<std::time::Duration>) -> Self {
+        self.access_journal = Some(every);
+        self
+    }
+
     /// Opens the engine: in memory, or on the data folder when one is set
     /// (recovering its state from the snapshot and log).
     pub fn open(self) -> Result<Engine> {
@@ -244,22 +275,85 @@ impl EngineBuilder {
                 open_report: OpenReport::default(),
                 open_timings: OpenTimings::default(),
                 bulk_loads: Mutex::new(0),
-                accessed: Mutex::new(HashSet::new()),
+                access_journal: Mutex::new(None),
             }),
         })
     }
 
     fn open_on(mut self, dir: PathBuf) -> Result<Engine> {
-        reindex::finish_interrupted_swap(&dir)?;
+        if self.read_only && self.rebuild_indexes {
+            return Err(Error::InvalidConfig(
+                "rebuild_indexes needs a writable open, not read_only".into(),
+            ));
+        }
+        if !self.read_only {
+            reindex::finish_interrupted_swap(&dir)?;
+        }
         let embedder = match self.embedder.take() {
             Some(e) => e,
             None => Embedder::builder().build()?,
         };
+        // A read-only open races the folder's owner: a checkpoint can delete
+        // the log segment or vector segment it was about to read. Such a
+        // race fails the attempt, never the data; the next one sees the
+        // files that replaced them.
+        let mut attempt = 0;
+        let loaded = loop {
+            attempt += 1;
+            match self.load(&dir, &embedder, attempt >= READ_ONLY_ATTEMPTS) {
+                Ok(loaded) => break loaded,
+                Err(e) if self.read_only && attempt < READ_ONLY_ATTEMPTS && may_be_race(&e) => {
+                    tracing::debug!(error = %e, attempt, "read-only open raced a writer; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let Loaded {
+            store,
+            catalog,
+            vectors,
+            text,
+            report,
+            timings,
+        } = loaded;
+        let journal_every = self.access_journal.unwrap_or(Some(ACCESS_JOURNAL_EVERY));
+        let access_journal = match journal_every.filter(|_| !self.read_only) {
+            Some(every) => Some(AccessJournal::start(
+                Arc::clone(&store),
+                Arc::clone(&catalog.accesses),
+                every,
+            )?),
+            None => None,
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                embedder,
+                catalog: RwLock::new(catalog),
+                vectors: Box::new(vectors),
+                text,
+                writer: Mutex::new(WriterState::default()),
+                in_flight: Mutex::new(InFlight::default()),
+                arriving: AtomicUsize::new(0),
+                store: Some(store),
+                checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
+                checkpointing: Arc::new(AtomicBool::new(false)),
+                open_report: report,
+                open_timings: timings,
+                bulk_loads: Mutex::new(0),
+                access_journal: Mutex::new(access_journal),
+            }),
+        })
+    }
+
+    /// Recovers the store and brings both indexes in line with it.
+    fn load(&self, dir: &Path, embedder: &Embedder, last_attempt: bool) -> Result<Loaded> {
         let options = StoreOptions::new(embedder.model_id(), embedder.dims())
             .durability(self.durability)
-            .create_if_missing(!self.existing_only);
+            .create_if_missing(!self.existing_only)
+            .read_only(self.read_only);
         let opening = std::time::Instant::now();
-        let (store, recovered) = Store::open_path(&dir, options)?;
+        let (store, recovered) = Store::open_path(dir, options)?;
         let mut timings = OpenTimings {
             store_ms: opening.elapsed().as_secs_f64() * 1e3,
             ..OpenTimings::default()
@@ -267,6 +361,7 @@ impl EngineBuilder {
         let store = Arc::new(store);
         let start = std::time::Instant::now();
         let last_seq = recovered.last_seq;
+        let replayed = recovered.replayed_records;
 
         let mut catalog = Catalog::default();
         for d in recovered.diaries {
@@ -293,18 +388,36 @@ impl EngineBuilder {
         timings.catalog_ms = start.elapsed().as_secs_f64() * 1e3;
 
         let mut report = OpenReport::default();
-        let (text_dir, vectors_dir) = open::index_dirs(&dir);
+        let (text_dir, vectors_dir) = open::index_dirs(dir);
         if self.rebuild_indexes {
-            open::remove_indexes(&dir)?;
+            open::remove_indexes(dir)?;
         }
         // Vectors first: catching up hands rows to the vector index, whose
         // graph builds run on their own threads while the text is indexed.
-        let builder = self.vector.take().unwrap_or_default().dims(embedder.dims());
-        let vectors = open::vector_index(builder, &vectors_dir, &store, last_seq, &mut report)?;
+        let builder = self
+            .vector
+            .clone()
+            .unwrap_or_default()
+            .dims(embedder.dims());
+        let vectors = if self.read_only {
+            open::vector_index_read_only(
+                builder,
+                &vectors_dir,
+                last_seq,
+                last_attempt,
+                &mut report,
+            )?
+        } else {
+            open::vector_index(builder, &vectors_dir, &store, last_seq, &mut report)?
+        };
         let progress = self.open_progress.as_ref();
         open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
         timings.vectors_ms = start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms;
-        let text = open::text_index(&text_dir, last_seq, &mut report)?;
+        let text = if self.read_only {
+            open::text_index_read_only(&text_dir, last_seq, &mut report)?
+        } else {
+            open::text_index(&text_dir, last_seq, &mut report)?
+        };
         open::reconcile_text(&text, &catalog, last_seq, &mut report, progress)?;
         timings.text_ms =
             start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms - timings.vectors_ms;
@@ -312,30 +425,48 @@ impl EngineBuilder {
         tracing::info!(
             dir = %dir.display(),
             entries = catalog.entries.len(),
-            replayed = recovered.replayed_records,
+            replayed,
+            read_only = self.read_only,
             ?timings,
             ?report,
             "engine opened"
         );
-        Ok(Engine {
-            inner: Arc::new(Inner {
-                embedder,
-                catalog: RwLock::new(catalog),
-                vectors: Box::new(vectors),
-                text,
-                writer: Mutex::new(WriterState::default()),
-                in_flight: Mutex::new(InFlight::default()),
-                arriving: AtomicUsize::new(0),
-                store: Some(store),
-                checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
-                checkpointing: Arc::new(AtomicBool::new(false)),
-                open_report: report,
-                open_timings: timings,
-                bulk_loads: Mutex::new(0),
-                accessed: Mutex::new(HashSet::new()),
-            }),
+        Ok(Loaded {
+            store,
+            catalog,
+            vectors,
+            text,
+            report,
+            timings,
         })
     }
+}
+
+/// What [`EngineBuilder::load`] opened.
+struct Loaded {
+    store: Arc<Store>,
+    catalog: Catalog,
+    vectors: crate::index::vector::SegmentedIndex,
+    text: TextIndex,
+    report: OpenReport,
+    timings: OpenTimings,
+}
+
+/// Attempts of a read-only open before a race with the folder's owner is
+/// reported as an error.
+const READ_ONLY_ATTEMPTS: u64 = 5;
+
+/// Whether a failed read-only open may have raced a writer (files deleted
+/// or replaced between listing and reading), rather than found a folder it
+/// can never open.
+fn may_be_race(e: &Error) -> bool {
+    use crate::store::StoreError;
+    matches!(
+        e,
+        Error::Store(StoreError::Io { .. } | StoreError::Corrupt { .. })
+            | Error::VectorIndex(_)
+            | Error::TextIndex(_)
+    )
 }
 
 /// The embedded hybrid search engine. Cheap to clone; `Send + Sync`; use it
@@ -368,14 +499,17 @@ struct Inner {
     open_timings: OpenTimings,
     /// Live [`BulkLoad`] guards; graph builds are paused while any exists.
     bulk_loads: Mutex<usize>,
-    /// Entries searches returned since their counts were last logged (data
-    /// folder only).
-    accessed: Mutex<HashSet<Uuid>>,
+    /// The background job journaling access counts (data folder only).
+    access_journal: Mutex<Option<AccessJournal>>,
 }
 
 /// How long a group commit waits for writers still in their first phase
 /// (a text commit costs several milliseconds; this is a fraction of one).
 const GROUP_COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// How often the access journal logs changed counts by default: a crash
+/// loses at most this much of them.
+const ACCESS_JOURNAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the writer lock guards besides the order of writes.
 #[derive(Default)]
@@ -398,15 +532,12 @@ struct InFlight {
 }
 
 impl Inner {
-    /// Moves the pending access counts into `records` (as one record at
-    /// the end); returns the ids taken, to put back if the append fails.
-    fn take_accesses(&self, records: &mut Vec<Record>) -> HashSet<Uuid> {
-        let ids = std::mem::take(&mut *self.accessed.lock());
-        if ids.is_empty() {
-            return ids;
-        }
-        let cat = self.catalog.read();
-        let accesses: Vec<Access> = ids.iter().filter_map(|id| cat.newer_access(id)).collect();
+    /// Moves the access counts that changed since they were last logged
+    /// into `records` (as one record at the end); returns their ids, to
+    /// mark changed again if the append fails.
+    fn take_accesses(&self, records: &mut Vec<Record>) -> Vec<Uuid> {
+        let accesses = self.catalog.read().accesses.take_changed();
+        let ids = accesses.iter().map(|a| a.id).collect();
         if !accesses.is_empty() {
             records.push(Record::RecordAccesses(accesses));
         }
@@ -415,10 +546,16 @@ impl Inner {
 }
 
 impl Drop for Inner {
-    /// Logs pending access counts on a clean close (best effort: the
-    /// entries themselves are already durable).
+    /// Stops the access journal, then logs the counts still pending on a
+    /// clean close (best effort: the entries themselves are already
+    /// durable).
     fn drop(&mut self) {
-        let Some(store) = &self.store else { return };
+        if let Some(job) = self.access_journal.get_mut().take() {
+            job.stop();
+        }
+        let Some(store) = self.store.as_ref().filter(|s| !s.is_read_only()) else {
+            return;
+        };
         let mut records = Vec::new();
         self.take_accesses(&mut records);
         if records.is_empty() {
@@ -428,6 +565,64 @@ impl Drop for Inner {
             tracing::warn!(error = %e, "could not log access counts while closing");
         }
     }
+}
+
+/// A thread that logs changed access counts every interval, so a search
+/// never writes and counts still reach the log without a write to carry
+/// them. It holds the store, not the engine: dropping the engine stops and
+/// joins it before the store closes, so the folder lock is released when
+/// the engine is dropped, not some time later.
+struct AccessJournal {
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AccessJournal {
+    fn start(
+        store: Arc<Store>,
+        counts: Arc<access::AccessCounts>,
+        every: std::time::Duration,
+    ) -> Result<Self> {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("moltsearch-access-journal".into())
+            .spawn(move || {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    if let Err(e) = log_accesses(&store, &counts) {
+                        tracing::warn!(error = %e, "could not log access counts");
+                    }
+                }
+            })
+            .map_err(|e| Error::InvalidConfig(format!("cannot start the access journal: {e}")))?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Appends the changed access counts to the log as one record (no engine
+/// lock: counts touch neither index, and the store orders appends).
+fn log_accesses(store: &Store, counts: &access::AccessCounts) -> Result<()> {
+    let accesses = counts.take_changed();
+    if accesses.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = accesses.iter().map(|a| a.id).collect();
+    if let Err(e) = store.append(vec![Record::RecordAccesses(accesses)]) {
+        counts.mark_changed(ids);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 fn now() -> OffsetDateTime {
@@ -465,7 +660,7 @@ impl Engine {
         let seq = match store.append_unsynced(records) {
             Ok(seq) => seq,
             Err(e) => {
-                self.inner.accessed.lock().extend(accessed);
+                self.inner.catalog.read().accesses.mark_changed(accessed);
                 return Err(e.into());
             }
         };
@@ -502,6 +697,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Refuses a write on a read-only engine before anything (an embedding,
+    /// a doc id) is spent on it.
+    fn check_writable(&self) -> Result<()> {
+        match &self.inner.store {
+            Some(store) if store.is_read_only() => {
+                Err(crate::store::StoreError::ReadOnly { path: store.path() }.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the engine was opened read-only
+    /// ([`EngineBuilder::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.store.as_ref().is_some_and(|s| s.is_read_only())
+    }
+
     /// Where opening the data folder spent its time (all zero in memory).
     pub fn open_timings(&self) -> &OpenTimings {
         &self.inner.open_timings
@@ -529,6 +741,7 @@ impl Engine {
 
     /// Writes a snapshot now and starts a fresh log (no-op in memory).
     pub fn checkpoint(&self) -> Result<()> {
+        self.check_writable()?;
         if let Some(store) = &self.inner.store {
             self.flush_accesses()?;
             store.checkpoint()?;
@@ -536,15 +749,29 @@ impl Engine {
         Ok(())
     }
 
-    /// Logs the access counts searches recorded since the last write (they
-    /// otherwise ride along with the next write, a checkpoint, or the
-    /// engine's drop). A crash loses only counts recorded since then.
+    /// Logs the access counts searches recorded since they were last
+    /// logged (a background job does it every second on a data folder, and
+    /// they ride along with writes; see
+    /// [`EngineBuilder::access_journal_interval`]). A crash loses only the
+    /// counts recorded since.
     pub fn flush_accesses(&self) -> Result<()> {
-        if self.inner.store.is_none() {
-            return Ok(());
+        self.check_writable()?;
+        match &self.inner.store {
+            Some(store) => {
+                let counts = Arc::clone(&self.inner.catalog.read().accesses);
+                log_accesses(store, &counts)
+            }
+            None => Ok(()),
         }
-        let _w = self.inner.writer.lock();
-        self.persist(Vec::new())
+    }
+
+    /// Takes out the access counts that changed since they were last taken
+    /// or logged (absolute values: applying one twice is harmless). For an
+    /// embedder whose source of truth is elsewhere (a database), which
+    /// stores them there in batches; on a data folder, counts taken out
+    /// here are not logged by the engine.
+    pub fn take_access_changes(&self) -> Vec<Access> {
+        self.inner.catalog.read().accesses.take_changed()
     }
 
     /// A builder.
@@ -559,6 +786,7 @@ impl Engine {
 
     /// Creates a diary; its id must be new.
     pub fn create_diary(&self, diary: Diary) -> Result<Diary> {
+        self.check_writable()?;
         diary.validate()?;
         let _w = self.inner.writer.lock();
         if self.inner.catalog.read().diaries.contains_key(&diary.id) {
@@ -653,6 +881,7 @@ impl Engine {
         batch: Vec<PutEntry>,
         given: Option<&Embeddings>,
     ) -> Result<Vec<EntryRecord>> {
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -804,6 +1033,7 @@ impl Engine {
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
     /// the title, content or tags change.
     pub fn update_entry(&self, id: Uuid, patch: EntryPatch) -> Result<EntryRecord> {
+        self.check_writable()?;
         // The model runs without the writer lock (an embedding can wait
         // behind a bulk load in the embedder's queue, and every writer would
         // wait with it). If another update wins the race meanwhile, the
@@ -895,6 +1125,7 @@ impl Engine {
 
     /// Deletes an unsigned entry and its relations.
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
+        self.check_writable()?;
         let mut w = self.inner.writer.lock();
         let signed = self
             .inner
@@ -932,6 +1163,7 @@ impl Engine {
 
     /// Proposes a relation between two entries of one diary.
     pub fn relate(&self, source: Uuid, target: Uuid, kind: RelationKind) -> Result<Relation> {
+        self.check_writable()?;
         let _w = self.inner.writer.lock();
         let relation = {
             let cat = self.inner.catalog.read();
@@ -961,6 +1193,7 @@ impl Engine {
     /// Accepts, rejects or re-proposes a relation. An accepted `supersedes`
     /// hides its target from searches that exclude superseded entries.
     pub fn set_relation_status(&self, id: Uuid, status: RelationStatus) -> Result<Relation> {
+        self.check_writable()?;
         let _w = self.inner.writer.lock();
         if !self.inner.catalog.read().relations.contains_key(&id) {
             return Err(Error::NotFound {

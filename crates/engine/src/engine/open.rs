@@ -143,6 +143,58 @@ pub(crate) fn text_index(dir: &Path, last_seq: u64, report: &mut OpenReport) -> 
     Ok(TextIndex::open_or_create(dir)?)
 }
 
+/// The text index in `dir` for a read-only engine: the folder's index with
+/// an in-memory layer for what reconciling adds (see
+/// [`TextIndex::open_read_only`]). A missing or damaged index, or one
+/// stamped beyond `last_seq`, is replaced by an empty in-memory one (the
+/// folder is left as it is); reconciling then indexes every entry.
+pub(crate) fn text_index_read_only(
+    dir: &Path,
+    last_seq: u64,
+    report: &mut OpenReport,
+) -> Result<TextIndex> {
+    let problem = match TextIndex::open_read_only(dir) {
+        Ok(text) => match text.stamp() {
+            Ok(stamp) => match ahead_of_log(stamp, last_seq) {
+                Some(problem) => problem,
+                None => return Ok(text),
+            },
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(dir = %dir.display(), problem = %problem,
+        "read-only open: indexing the text in memory (the folder's text index is not usable)");
+    report.text_rebuilt = true;
+    Ok(TextIndex::create_in_ram()?)
+}
+
+/// The vector index in `dir` for a read-only engine: the persisted segments,
+/// mapped, with inserts kept in memory. A folder stamped beyond `last_seq`
+/// is left alone and the index starts empty in memory; so is a damaged one
+/// on the `last_attempt` (before that the error is returned: it may be a
+/// race with the owner deleting a segment, which a retry gets past).
+pub(crate) fn vector_index_read_only(
+    builder: VectorIndexBuilder,
+    dir: &Path,
+    last_seq: u64,
+    last_attempt: bool,
+    report: &mut OpenReport,
+) -> Result<SegmentedIndex> {
+    let problem = match builder.clone().directory(dir).read_only(true).build() {
+        Ok(index) => match ahead_of_log(index.persisted_stamp(), last_seq) {
+            Some(problem) => problem,
+            None => return Ok(index),
+        },
+        Err(e) if !last_attempt => return Err(e),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(dir = %dir.display(), problem = %problem,
+        "read-only open: building the vector index in memory (the folder's is not usable)");
+    report.vectors_rebuilt = true;
+    builder.build()
+}
+
 /// Reports catch-up progress while opening: `(phase, done, total)`, phase
 /// `"text"` (documents indexed) or `"vectors"` (rows handed to the vector
 /// index, whose graph builds then run in the background).

@@ -165,20 +165,16 @@ impl Engine {
     }
 
     /// Counts a read of each returned entry; `updatedAt` is not touched.
+    /// Under the catalog's read lock: counting takes only the sharded
+    /// locks of the access counts, so searches never wait for each other
+    /// or for writers here (the journal logs the counts later).
     fn record_access(&self, hits: &[SearchHit], at: OffsetDateTime) {
         if hits.is_empty() {
             return;
         }
-        let mut cat = self.inner.catalog.write();
+        let cat = self.inner.catalog.read();
         for h in hits {
             cat.record_access(h.entry.id, at);
-        }
-        drop(cat);
-        if self.inner.store.is_some() {
-            self.inner
-                .accessed
-                .lock()
-                .extend(hits.iter().map(|h| h.entry.id));
         }
     }
 }

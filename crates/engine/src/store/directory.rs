@@ -150,8 +150,9 @@ pub(crate) fn io_err(op: &'static str, path: PathBuf) -> impl FnOnce(io::Error) 
 /// process dies, so a crash never leaves a stale lock behind.
 pub struct FsDirectory {
     root: PathBuf,
-    /// Held only for its lock; never read or written.
-    _lock: File,
+    /// Held only for its lock; never read or written. `None` when opened
+    /// read-only ([`FsDirectory::open_read_only`]).
+    _lock: Option<File>,
 }
 
 impl fmt::Debug for FsDirectory {
@@ -180,7 +181,23 @@ impl FsDirectory {
         if !locked {
             return Err(StoreError::Locked { path: root });
         }
-        Ok(Self { root, _lock: lock })
+        Ok(Self {
+            root,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens the existing folder `root` without locking it, for a reader
+    /// that writes nothing there while another process may own it (see
+    /// [`StoreOptions::read_only`](super::StoreOptions::read_only)). Log
+    /// segments are then read by copying, not mapped: their owner may be
+    /// appending to them.
+    pub fn open_read_only(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        if !root.is_dir() {
+            return Err(StoreError::NoDataFolder { path: root });
+        }
+        Ok(Self { root, _lock: None })
     }
 
     /// The folder.
@@ -217,6 +234,10 @@ impl Directory for FsDirectory {
 
     fn read(&self, name: &str) -> Result<FileBytes, StoreError> {
         let path = self.path_of(name);
+        if self._lock.is_none() && name.ends_with(".log") {
+            let bytes = fs::read(&path).map_err(io_err("read", path))?;
+            return Ok(FileBytes::owned(bytes));
+        }
         let file = File::open(&path).map_err(io_err("open", path.clone()))?;
         let len = file.metadata().map_err(io_err("stat", path.clone()))?.len();
         if len == 0 {
@@ -227,7 +248,9 @@ impl Directory for FsDirectory {
         // mapped file: snapshot and vector files are immutable once renamed
         // into place, and a log segment is mapped only during recovery, the
         // map being dropped before the segment is truncated or appended to.
-        // A process that ignores the lock is outside what the store supports.
+        // A read-only opener maps only those immutable files (logs are
+        // copied above). A process that ignores the lock is outside what the
+        // store supports.
         let map = unsafe { Mmap::map(&file) }.map_err(io_err("map", path))?;
         Ok(FileBytes(Bytes::Mapped(map)))
     }

@@ -232,6 +232,16 @@ pub enum StoreError {
     /// [`StoreOptions`] are unusable.
     #[error("invalid store options: {0}")]
     InvalidOptions(String),
+    /// The store was opened read-only ([`StoreOptions::read_only`]).
+    #[error(
+        "data folder {} is open read-only in this process; writes go through the process \
+         that owns it (or open it without read-only)",
+        path.display()
+    )]
+    ReadOnly {
+        /// The data folder.
+        path: PathBuf,
+    },
     /// An earlier write or fsync failed; the store refuses further writes.
     #[error(
         "the store stopped accepting writes after an I/O failure ({reason}); reopen the \
@@ -268,6 +278,12 @@ pub struct StoreOptions {
     /// is. `false` for tools that only read or rebuild an existing one, so
     /// a mistyped path is an error instead of a new empty database.
     pub create_if_missing: bool,
+    /// Open without the folder lock and write nothing (no log repair, no
+    /// clean-up, appends refused): any number of read-only stores may open
+    /// a folder while one process writes it. The state is the log as it was
+    /// at open (a torn last record, possibly an append in progress, is left
+    /// out, not cut).
+    pub read_only: bool,
 }
 
 impl StoreOptions {
@@ -279,7 +295,14 @@ impl StoreOptions {
             dims,
             durability: Durability::Sync,
             create_if_missing: true,
+            read_only: false,
         }
+    }
+
+    /// Sets whether the store is opened read-only (default `false`).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 
     /// Sets whether opening may create a new data folder (default `true`).
@@ -399,7 +422,8 @@ pub fn stored_model(
 pub struct Store {
     dir: Arc<dyn Directory>,
     options: StoreOptions,
-    wal: Wal,
+    /// `None` when read-only.
+    wal: Option<Wal>,
     state: RwLock<State>,
     /// Serialises checkpoints (held while a snapshot is written).
     checkpoint: Mutex<()>,
@@ -468,10 +492,13 @@ impl Store {
         options: StoreOptions,
     ) -> Result<(Store, Recovered), StoreError> {
         let path = path.as_ref();
-        if !options.create_if_missing && !path.join(META_FILE).is_file() {
+        if (options.read_only || !options.create_if_missing) && !path.join(META_FILE).is_file() {
             return Err(StoreError::NoDataFolder {
                 path: path.to_path_buf(),
             });
+        }
+        if options.read_only {
+            return Self::open(FsDirectory::open_read_only(path)?, options);
         }
         Self::open(FsDirectory::open(path)?, options)
     }
@@ -483,16 +510,24 @@ impl Store {
         options: StoreOptions,
     ) -> Result<(Store, Recovered), StoreError> {
         options.check()?;
+        let read_only = options.read_only;
         let listing = Listing::of(&*dir)?;
+        if read_only && !listing.has_meta {
+            return Err(StoreError::NoDataFolder {
+                path: dir.path_of(""),
+            });
+        }
         check_meta(&*dir, &listing, &options)?;
 
-        for name in &listing.temps {
-            tracing::warn!(
-                file = %dir.path_of(name).display(),
-                "deleting a leftover of an interrupted checkpoint"
-            );
+        if !read_only {
+            for name in &listing.temps {
+                tracing::warn!(
+                    file = %dir.path_of(name).display(),
+                    "deleting a leftover of an interrupted checkpoint"
+                );
+            }
+            remove_files(&*dir, &listing.temps);
         }
-        remove_files(&*dir, &listing.temps);
 
         let snap_seq = listing.snapshots.last().copied();
         let mut state = match snap_seq {
@@ -572,7 +607,11 @@ impl Store {
                 Ok(())
             })?;
             drop(bytes); // unmap before truncating
-            if let Some(reason) = end.torn {
+            if let (true, Some(reason)) = (read_only, &end.torn) {
+                // The owner may be writing this record right now.
+                tracing::debug!(file = %path.display(), offset = end.valid_len, reason = %reason,
+                    "read-only open: leaving out an incomplete last log record");
+            } else if let Some(reason) = end.torn {
                 let dropped_bytes = total - end.valid_len;
                 tracing::warn!(
                     file = %path.display(),
@@ -592,36 +631,40 @@ impl Store {
             log_bytes += end.valid_len;
         }
 
-        let writer = match live.last() {
-            Some(&start) => {
-                let name = wal::segment_name(start);
-                let file = dir.open_append(&name)?;
-                let len = file
-                    .len()
-                    .map_err(directory::io_err("stat", dir.path_of(&name)))?;
-                Writer {
-                    file,
-                    name,
-                    start,
-                    len,
-                    retired_bytes: log_bytes.saturating_sub(len),
-                    last_seq: state.last_seq,
+        let writer = if read_only {
+            None
+        } else {
+            Some(match live.last() {
+                Some(&start) => {
+                    let name = wal::segment_name(start);
+                    let file = dir.open_append(&name)?;
+                    let len = file
+                        .len()
+                        .map_err(directory::io_err("stat", dir.path_of(&name)))?;
+                    Writer {
+                        file,
+                        name,
+                        start,
+                        len,
+                        retired_bytes: log_bytes.saturating_sub(len),
+                        last_seq: state.last_seq,
+                    }
                 }
-            }
-            None => {
-                let start = state.last_seq;
-                let name = wal::segment_name(start);
-                let file = dir.create(&name)?;
-                dir.sync_dir()?;
-                Writer {
-                    file,
-                    name,
-                    start,
-                    len: 0,
-                    retired_bytes: 0,
-                    last_seq: start,
+                None => {
+                    let start = state.last_seq;
+                    let name = wal::segment_name(start);
+                    let file = dir.create(&name)?;
+                    dir.sync_dir()?;
+                    Writer {
+                        file,
+                        name,
+                        start,
+                        len: 0,
+                        retired_bytes: 0,
+                        last_seq: start,
+                    }
                 }
-            }
+            })
         };
 
         // Tidy up what the loaded snapshot made obsolete. Failing to delete
@@ -647,7 +690,9 @@ impl Store {
                 .map(|&s| snapshot::vectors_name(s))
                 .filter(|name| !listed.contains(name.as_str())),
         );
-        remove_files(&*dir, &stale);
+        if !read_only {
+            remove_files(&*dir, &stale);
+        }
 
         state.fold_accesses();
         let mut recovered = state.to_recovered(&options.model_id, options.dims, snap_seq);
@@ -661,7 +706,7 @@ impl Store {
             "store recovered"
         );
         let store = Store {
-            wal: Wal::new(dir.clone(), writer),
+            wal: writer.map(|w| Wal::new(dir.clone(), w)),
             dir,
             options,
             state: RwLock::new(state),
@@ -713,9 +758,10 @@ impl Store {
             }
         }
         let frame_bytes: usize = bodies.iter().map(|b| b.len() + 2 * wal::FRAME_HEADER).sum();
+        let wal = self.wal()?;
         let last = {
-            let mut w = self.wal.writer();
-            self.wal.check_poison()?;
+            let mut w = wal.writer();
+            wal.check_poison()?;
             self.state
                 .read()
                 .validate(&records, self.options.dims)
@@ -727,7 +773,7 @@ impl Store {
             }
             drop(bodies);
             let last = first + records.len() as u64 - 1;
-            self.wal.write(&mut w, &frames, last)?;
+            wal.write(&mut w, &frames, last)?;
             let mut state = self.state.write();
             for (i, record) in records.into_iter().enumerate() {
                 state.apply(first + i as u64, record);
@@ -742,7 +788,8 @@ impl Store {
     /// one fsync.
     pub fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
         match self.options.durability {
-            Durability::Sync => self.wal.wait_durable(seq),
+            // Read-only: nothing was appended, nothing to wait for.
+            Durability::Sync => self.wal.as_ref().map_or(Ok(()), |w| w.wait_durable(seq)),
             Durability::Buffered => Ok(()),
         }
     }
@@ -750,7 +797,7 @@ impl Store {
     /// Makes every append so far durable (for [`Durability::Buffered`]: call
     /// it on a timer or before reporting success of a bulk job).
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.wal.sync_all()
+        self.wal.as_ref().map_or(Ok(()), Wal::sync_all)
     }
 
     /// Writes a snapshot of the current state and starts a new log segment,
@@ -759,23 +806,24 @@ impl Store {
     /// written from the copy. Does nothing if nothing was appended since the
     /// last snapshot. Safe to crash at any point (see the module docs).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let wal = self.wal()?;
         let _one_at_a_time = self.checkpoint.lock();
-        self.wal.check_poison()?;
+        wal.check_poison()?;
         let newest = *self.snapshot_seq.lock();
         let (seq, copy) = {
-            let mut w = self.wal.writer();
+            let mut w = wal.writer();
             let seq = w.last_seq;
             if newest == Some(seq) || (seq == 0 && newest.is_none()) {
                 return Ok(());
             }
-            self.wal.rotate(&mut w)?;
+            wal.rotate(&mut w)?;
             let copy = self.state.read().clone();
             (seq, copy)
         };
         let dims = self.options.dims;
         let listed = snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
         *self.snapshot_seq.lock() = Some(seq);
-        self.wal.writer().retired_bytes = 0;
+        wal.writer().retired_bytes = 0;
         let runs = snapshot::listed_runs(&*self.dir, seq, listed, &copy.vectors.runs, dims)?;
         let keep: HashSet<String> = runs.iter().map(|r| r.reference.file.clone()).collect();
         self.state
@@ -828,8 +876,26 @@ impl Store {
     /// Bytes of log that recovery would replay now: the engine checkpoints
     /// when this grows past a threshold (e.g. 64 MiB).
     pub fn log_bytes(&self) -> u64 {
-        let w = self.wal.writer();
-        w.len + w.retired_bytes
+        self.wal.as_ref().map_or(0, |wal| {
+            let w = wal.writer();
+            w.len + w.retired_bytes
+        })
+    }
+
+    /// The data folder (as the directory names it).
+    pub fn path(&self) -> PathBuf {
+        self.dir.path_of("")
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.wal.is_none()
+    }
+
+    fn wal(&self) -> Result<&Wal, StoreError> {
+        self.wal
+            .as_ref()
+            .ok_or_else(|| StoreError::ReadOnly { path: self.path() })
     }
 
     /// Sequence number of the last appended record (0 if none).
@@ -912,7 +978,7 @@ impl Drop for Store {
     /// use [`Store::close`] to see them.
     fn drop(&mut self) {
         if self.options.durability == Durability::Buffered {
-            if let Err(e) = self.wal.sync_all() {
+            if let Some(Err(e)) = self.wal.as_ref().map(Wal::sync_all) {
                 tracing::warn!(error = %e, "could not sync the log while closing the store");
             }
         }

@@ -41,7 +41,9 @@ pub struct SearchArgs {
 
 /// Runs the subcommand.
 pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let engine = args.engine.open_with(|b| b.create_if_missing(false))?;
+    // Read-only: searches never lock the folder, so any number can run at
+    // once, also beside a process writing it.
+    let engine = args.engine.open_with(|b| b.read_only(true))?;
     let diary = find_diary(&engine, args.target.team, &args.target.diary).with_context(|| {
         format!(
             "no diary named {:?} in {}",

@@ -41,6 +41,7 @@
 
 mod build;
 mod error;
+mod overlay;
 pub mod schema;
 
 use std::cmp::Ordering;
@@ -197,6 +198,37 @@ impl TextIndex {
                 location: location.clone(),
                 source,
             })?;
+        TextIndex::from_index(index, fields, location)
+    }
+
+    /// Opens the index in `dir` for a process that must not write there
+    /// (another may own it): adds, deletes and commits work as usual but
+    /// stay in this process's memory (see [`overlay`]). Fails if `dir`
+    /// holds no readable index.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<TextIndex, TextIndexError> {
+        let path = dir.as_ref().to_path_buf();
+        let directory = MmapDirectory::open(&path).map_err(|source| TextIndexError::OpenDir {
+            path: path.clone(),
+            source,
+        })?;
+        let location = IndexLocation::Dir(path);
+        let (schema, fields) = schema::schema();
+        let index = Index::open(overlay::OverlayDirectory::new(directory)).map_err(|source| {
+            TextIndexError::Tantivy {
+                op: TextOp::Open,
+                location: location.clone(),
+                source,
+            }
+        })?;
+        if index.schema() != schema {
+            return Err(TextIndexError::Tantivy {
+                op: TextOp::Open,
+                location,
+                source: tantivy::TantivyError::SchemaError(
+                    "the folder's index has another schema".into(),
+                ),
+            });
+        }
         TextIndex::from_index(index, fields, location)
     }
 

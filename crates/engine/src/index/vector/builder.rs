@@ -117,6 +117,8 @@ pub(crate) struct Config {
     pub(crate) quantization: Quantization,
     /// Folder of the persisted segments, if any.
     pub(crate) directory: Option<PathBuf>,
+    /// Load the persisted segments but never write or delete a file there.
+    pub(crate) read_only: bool,
     pub(crate) before_persist: Option<PersistHook>,
     pub(crate) stamp: Option<StampSource>,
 }
@@ -229,6 +231,7 @@ impl VectorIndexBuilder {
                 background: true,
                 quantization: Quantization::None,
                 directory: None,
+                read_only: false,
                 before_persist: None,
                 stamp: None,
             },
@@ -343,6 +346,15 @@ impl VectorIndexBuilder {
     /// [module docs](super) for the file format and the crash story.
     pub fn directory(mut self, path: impl AsRef<Path>) -> Self {
         self.cfg.directory = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// With a [`directory`](Self::directory): load the segments persisted
+    /// there but never write, delete or lock anything in it (another
+    /// process may be writing the folder). Inserts, seals and merges happen
+    /// in memory only. Default `false`.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.cfg.read_only = read_only;
         self
     }
 

@@ -277,8 +277,10 @@ struct Inner {
     idle: Condvar,
     /// Set by [`SegmentedIndex::optimize`]: merge every segment into one.
     force_merge: std::sync::atomic::AtomicBool,
-    /// The persisted side, with a directory.
+    /// The persisted side, with a directory (not read-only).
     disk: Option<Disk>,
+    /// The stamp of the manifest loaded by a read-only open.
+    loaded_stamp: Option<u64>,
     /// Set when the handle is dropped: a job still running writes nothing.
     closed: AtomicBool,
     /// Set by [`SegmentedIndex::pause_builds`]: no new job starts.
@@ -459,6 +461,7 @@ impl SegmentedIndex {
         };
         let mut writer = Writer::default();
         let mut disk = None;
+        let mut loaded_stamp = None;
         if let Some(dir) = &cfg.directory {
             let (segments, state, next_id) = load_dir(dir, &cfg).map_err(vector_error)?;
             snap.live = segments.iter().map(Part::live_len).sum();
@@ -466,12 +469,16 @@ impl SegmentedIndex {
             // A fresh id for the write buffer: part ids must stay unique.
             writer.next_id = next_id + 1;
             snap.active = Part::empty_buffer(writer.next_id);
-            disk = Some(Disk {
-                dir: dir.clone(),
-                hook: cfg.before_persist.clone(),
-                stamp: cfg.stamp.clone(),
-                state: Mutex::new(state),
-            });
+            if cfg.read_only {
+                loaded_stamp = state.stamp;
+            } else {
+                disk = Some(Disk {
+                    dir: dir.clone(),
+                    hook: cfg.before_persist.clone(),
+                    stamp: cfg.stamp.clone(),
+                    state: Mutex::new(state),
+                });
+            }
         }
         let index = Self {
             inner: Arc::new(Inner {
@@ -482,6 +489,7 @@ impl SegmentedIndex {
                 idle: Condvar::new(),
                 force_merge: std::sync::atomic::AtomicBool::new(false),
                 disk,
+                loaded_stamp,
                 closed: AtomicBool::new(false),
                 paused: AtomicBool::new(false),
                 waiters: AtomicUsize::new(0),
@@ -647,7 +655,10 @@ impl SegmentedIndex {
     /// `None` without a directory, before the first manifest write, or for
     /// a manifest written without a stamp source.
     pub fn persisted_stamp(&self) -> Option<u64> {
-        self.inner.disk.as_ref().and_then(|d| d.state.lock().stamp)
+        match &self.inner.disk {
+            Some(d) => d.state.lock().stamp,
+            None => self.inner.loaded_stamp,
+        }
     }
 
     /// Blocks until no build or merge job is running or pending.
@@ -816,11 +827,22 @@ fn load_dir(
     dir: &Path,
     cfg: &Config,
 ) -> std::result::Result<(Vec<Part>, DiskState, u64), VectorIndexError> {
-    std::fs::create_dir_all(dir).map_err(|e| VectorIndexError::io("create", dir, &e))?;
+    if cfg.read_only && !dir.is_dir() {
+        return Ok((Vec::new(), DiskState::default(), 0));
+    }
+    if !cfg.read_only {
+        std::fs::create_dir_all(dir).map_err(|e| VectorIndexError::io("create", dir, &e))?;
+    }
     let manifest = file::read_manifest(dir, cfg.dims)?;
     let entries = manifest.as_ref().map_or(&[][..], |m| &m.segments[..]);
     let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
-    let max_file_id = file::clean_folder(dir, &ids)?;
+    // A read-only open leaves other processes' files alone; its own parts
+    // never reach the folder, so their ids need not avoid files on disk.
+    let max_file_id = if cfg.read_only {
+        0
+    } else {
+        file::clean_folder(dir, &ids)?
+    };
     let started = std::time::Instant::now();
     let segments: Vec<Segment> = entries
         .par_iter()
