@@ -47,7 +47,9 @@ fn import_ok(dir: &Path, diary: &str, file: &Path, extra: &[&str]) -> (usize, us
 /// The "stored N, already present M" of an import's summary.
 fn counts(summary: &str) -> (usize, usize) {
     let number_after = |label: &str| -> usize {
-        let at = summary.find(label).unwrap_or_else(|| panic!("{label:?} in {summary}"));
+        let at = summary
+            .find(label)
+            .unwrap_or_else(|| panic!("{label:?} in {summary}"));
         summary[at + label.len()..]
             .chars()
             .take_while(char::is_ascii_digit)
@@ -80,7 +82,9 @@ fn found(dir: &Path, diary: &str, word: &str) -> usize {
 
 /// Entry line `i`: the word `probe` in every line, `lineI` in line i only.
 fn line(i: usize) -> String {
-    format!(r#"{{"content": "probe line{i} about the deploy of service number {i}", "tags": ["t{i}"], "importance": 5}}"#)
+    format!(
+        r#"{{"content": "probe line{i} about the deploy of service number {i}", "tags": ["t{i}"], "importance": 5}}"#
+    )
 }
 
 fn write_lines(path: &Path, lines: &[String]) {
@@ -198,7 +202,10 @@ fn unknown_fields_and_blank_content_are_refused_by_name() {
         let out = import(&dir, "d", &file, &[]);
         assert!(!out.status.success(), "{bad}");
         let err = stderr(&out);
-        assert!(err.contains(&format!("{}:2: ", file.display())), "{bad}: {err}");
+        assert!(
+            err.contains(&format!("{}:2: ", file.display())),
+            "{bad}: {err}"
+        );
         assert!(err.contains(want), "{bad}: want {want:?} in {err}");
         assert!(!dir.exists(), "{bad}: created {}", dir.display());
     }
@@ -218,7 +225,10 @@ fn only_data_folders_or_new_ones_are_written() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("{} is not empty and is not a moltsearch data folder", notes.display())),
+        err.contains(&format!(
+            "{} is not empty and is not a moltsearch data folder",
+            notes.display()
+        )),
         "{err}"
     );
     assert_eq!(listing(&notes), before, "the folder must be left as it was");
@@ -251,7 +261,11 @@ fn beir_imports_are_keyed_by_id() {
     let doc = |id: &str, text: &str| {
         format!(r#"{{"_id": "{id}", "title": "", "text": "{text}", "metadata": {{}}}}"#)
     };
-    let mut lines = vec![doc("a", "probe alpha"), doc("b", " "), doc("c", "probe gamma")];
+    let mut lines = vec![
+        doc("a", "probe alpha"),
+        doc("b", " "),
+        doc("c", "probe gamma"),
+    ];
     write_lines(&file, &lines);
     let out = import(&dir, "beir", &file, &["--format", "beir"]);
     assert!(!out.status.success());
@@ -266,15 +280,25 @@ fn beir_imports_are_keyed_by_id() {
     write_lines(&file, &lines);
     let out = import(&dir, "beir", &file, &["--format", "beir"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(":2: _id: the same _id as line 1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":2: _id: the same _id as line 1"),
+        "{}",
+        stderr(&out)
+    );
 
     lines[1] = doc("b", "probe beta");
     write_lines(&file, &lines);
-    assert_eq!(import_ok(&dir, "beir", &file, &["--format", "beir"]), (3, 0));
+    assert_eq!(
+        import_ok(&dir, "beir", &file, &["--format", "beir"]),
+        (3, 0)
+    );
     // The same documents, edited text included: the _id is the key.
     lines[2] = doc("c", "probe gamma edited");
     write_lines(&file, &lines);
-    assert_eq!(import_ok(&dir, "beir", &file, &["--format", "beir"]), (0, 3));
+    assert_eq!(
+        import_ok(&dir, "beir", &file, &["--format", "beir"]),
+        (0, 3)
+    );
     assert_eq!(found(&dir, "beir", "probe"), 3);
 }
 

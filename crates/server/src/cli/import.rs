@@ -267,7 +267,10 @@ fn finish(file: &str, errors: &[LineError], rest: &str) -> anyhow::Result<ExitCo
     if errors.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    bail!("{file}: {} lines refused (listed above); {rest}", errors.len())
+    bail!(
+        "{file}: {} lines refused (listed above); {rest}",
+        errors.len()
+    )
 }
 
 fn diary_len(engine: &Engine, diary: Uuid) -> anyhow::Result<usize> {

@@ -166,7 +166,9 @@ pub fn read(path: &Path, format: Format) -> anyhow::Result<FileLines> {
         let unique = parsed.and_then(|(put, key)| {
             let earlier = match &key {
                 KeySource::Given(id) => first_line(&mut ids, *id, number).map(|n| ("id", n)),
-                KeySource::Beir(id) => first_line(&mut beir_ids, id.clone(), number).map(|n| ("_id", n)),
+                KeySource::Beir(id) => {
+                    first_line(&mut beir_ids, id.clone(), number).map(|n| ("_id", n))
+                }
                 KeySource::Content { .. } => None,
             };
             match earlier {
@@ -218,14 +220,15 @@ fn parse_entry(line: &str) -> Result<(PutEntry, Option<Uuid>), Refusal> {
     let mut obj = object(line, ENTRY_FIELDS)?;
     let id = take::<String>(&mut obj, "id")?
         .map(|s| {
-            Uuid::parse_str(&s).map_err(|e| Refusal::field("id", format!("{s:?} is not a UUID: {e}")))
+            Uuid::parse_str(&s)
+                .map_err(|e| Refusal::field("id", format!("{s:?} is not a UUID: {e}")))
         })
         .transpose()?;
     let created_at = take::<String>(&mut obj, "createdAt")?
         .map(|s| {
-            OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).map_err(
-                |e| Refusal::field("createdAt", format!("{s:?} is not an RFC 3339 time: {e}")),
-            )
+            OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).map_err(|e| {
+                Refusal::field("createdAt", format!("{s:?} is not an RFC 3339 time: {e}"))
+            })
         })
         .transpose()?;
     let entry_type = take::<String>(&mut obj, "entryType")?
@@ -267,8 +270,7 @@ fn parse_beir(line: &str) -> Result<(PutEntry, String), Refusal> {
         }
     };
     let title: Option<String> = take(&mut obj, "title")?;
-    let text: String =
-        take(&mut obj, "text")?.ok_or_else(|| Refusal::field("text", "missing"))?;
+    let text: String = take(&mut obj, "text")?.ok_or_else(|| Refusal::field("text", "missing"))?;
     let mut entry = NewEntry::new(Uuid::nil(), text);
     entry.title = title.filter(|t| !t.trim().is_empty());
     let put = PutEntry::from(entry);
@@ -298,7 +300,10 @@ fn object(line: &str, known: &[&str]) -> Result<Map<String, Value>, Refusal> {
         };
         return Err(Refusal::field(
             unknown,
-            format!("unknown field{hint}; the known fields are {}", known.join(", ")),
+            format!(
+                "unknown field{hint}; the known fields are {}",
+                known.join(", ")
+            ),
         ));
     }
     Ok(obj)
@@ -317,7 +322,10 @@ fn similar(known: &str, got: &str) -> bool {
 }
 
 /// Removes `field` from `obj`; absent and `null` are both `None`.
-fn take<T: DeserializeOwned>(obj: &mut Map<String, Value>, field: &str) -> Result<Option<T>, Refusal> {
+fn take<T: DeserializeOwned>(
+    obj: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<T>, Refusal> {
     match obj.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v)
@@ -404,13 +412,21 @@ mod tests {
 
     #[test]
     fn canonical_form_ignores_spelling_not_meaning() {
-        let a = parse_entry(r#"{"content":"x","importance":5,"tags":[]}"#).unwrap().0;
-        let b = parse_entry(r#"{ "tags" : null , "content" : "x" }"#).unwrap().0;
+        let a = parse_entry(r#"{"content":"x","importance":5,"tags":[]}"#)
+            .unwrap()
+            .0;
+        let b = parse_entry(r#"{ "tags" : null , "content" : "x" }"#)
+            .unwrap()
+            .0;
         let c = parse_entry(r#"{"content":"x","importance":6}"#).unwrap().0;
         assert_eq!(canonical_digest(&a), canonical_digest(&b));
         assert_ne!(canonical_digest(&a), canonical_digest(&c));
-        let t1 = parse_entry(r#"{"content":"x","createdAt":"2026-01-01T01:00:00+01:00"}"#).unwrap().0;
-        let t2 = parse_entry(r#"{"content":"x","createdAt":"2026-01-01T00:00:00Z"}"#).unwrap().0;
+        let t1 = parse_entry(r#"{"content":"x","createdAt":"2026-01-01T01:00:00+01:00"}"#)
+            .unwrap()
+            .0;
+        let t2 = parse_entry(r#"{"content":"x","createdAt":"2026-01-01T00:00:00Z"}"#)
+            .unwrap()
+            .0;
         assert_eq!(canonical_digest(&t1), canonical_digest(&t2));
     }
 }
