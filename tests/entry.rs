@@ -128,6 +128,41 @@ fn content_limits() {
 }
 
 #[test]
+fn whitespace_only_content_is_refused_like_empty_content() {
+    for blank in [" ", "   ", "\n", "\t \r\n", "\u{a0}\u{3000}"] {
+        assert_eq!(
+            Entry::create(new_entry(blank), T0),
+            Err(EntryError::Blank { field: "content" }),
+            "{blank:?}"
+        );
+    }
+    let err = Entry::create(new_entry(" \n"), T0).unwrap_err().to_string();
+    assert!(err.starts_with("content "), "{err}");
+    // Whitespace around real text is kept as given (the CID hashes it).
+    let e = Entry::create(new_entry("  padded\n"), T0).unwrap();
+    assert_eq!(e.content(), "  padded\n");
+    // A record stored before the rule still loads: a folder must open.
+    let mut record = e.to_record();
+    record.content = " ".into();
+    assert!(Entry::from_record(record).is_ok());
+}
+
+#[test]
+fn a_patch_cannot_blank_the_content() {
+    let mut e = unsigned("keep");
+    let before = e.clone();
+    let bad = EntryPatch {
+        content: Some(" \t\n".into()),
+        ..EntryPatch::default()
+    };
+    assert_eq!(
+        bad.apply(&mut e, T1),
+        Err(EntryError::Blank { field: "content" })
+    );
+    assert_eq!(e, before);
+}
+
+#[test]
 fn title_limits() {
     let make = |t: String| {
         Entry::create(

@@ -14,6 +14,13 @@ pub enum EntryError {
         /// The field, as named in the API (camelCase).
         field: &'static str,
     },
+    /// A required text holds only whitespace: as meaningless as an empty
+    /// one, and it would embed to noise and match no search.
+    #[error("{field} must not be blank (it holds only whitespace)")]
+    Blank {
+        /// The field, as named in the API (camelCase).
+        field: &'static str,
+    },
     /// A text is longer than its limit, counted in Unicode scalar values.
     #[error("{field} is too long: {got} characters, at most {max} allowed")]
     TooLong {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::model::{check_hashed_fields, missing, EntrySignature};
 use super::signature::{PublicKey, Signature};
-use super::validate::{check_importance, DEFAULT_IMPORTANCE};
+use super::validate::{check_importance, check_not_blank, DEFAULT_IMPORTANCE};
 use super::{Entry, EntryError, EntryType};
 
 /// A client's request to create an entry, exactly as received (camelCase
@@ -94,12 +94,14 @@ impl Entry {
     /// Validates `new` and builds the entry under an id assigned elsewhere
     /// (e.g. when mirroring MoltNet). Checks, in order: content, title,
     /// tags, importance, the client's CID, then the signature over our CID.
+    /// Content must hold something other than whitespace.
     pub fn create_with_id(
         id: Uuid,
         new: NewEntry,
         now: OffsetDateTime,
     ) -> Result<Entry, EntryError> {
         let tags = new.tags.clone().unwrap_or_default();
+        check_not_blank("content", &new.content)?;
         check_hashed_fields(new.title.as_deref(), &new.content, &tags)?;
         let importance = match new.importance {
             Some(i) => check_importance(i)?,

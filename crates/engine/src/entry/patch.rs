@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::cid::sorted_tags;
 use super::model::check_hashed_fields;
-use super::validate::check_importance;
+use super::validate::{check_importance, check_not_blank};
 use super::{Entry, EntryError, EntryType};
 
 /// A partial update from a client (camelCase JSON). An absent field is left
@@ -64,6 +64,9 @@ impl EntryPatch {
             None => None,
         };
 
+        if let Some(content) = &content {
+            check_not_blank("content", content)?;
+        }
         check_hashed_fields(
             title.as_ref().unwrap_or(&entry.title).as_deref(),
             content.as_ref().unwrap_or(&entry.content),

@@ -51,6 +51,20 @@ pub fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), EntryEr
     check_max(field, s, max)
 }
 
+/// Refuses a text that is empty or only whitespace (Unicode `White_Space`,
+/// as [`str::trim`] counts it). Applied where an entry's content is
+/// created or changed, not when a stored record is checked on open: a
+/// folder written before the rule must still open.
+pub fn check_not_blank(field: &'static str, s: &str) -> Result<(), EntryError> {
+    if s.is_empty() {
+        return Err(EntryError::Empty { field });
+    }
+    if s.trim().is_empty() {
+        return Err(EntryError::Blank { field });
+    }
+    Ok(())
+}
+
 /// Checks the tag list: at most [`MAX_TAGS`] tags of 1 to
 /// [`MAX_TAG_CHARS`] characters each. Tags are kept exactly as given
 /// (case, order and duplicates), because the CID hashes them verbatim.
@@ -107,6 +121,22 @@ mod tests {
             Err(EntryError::Empty { field: "content" })
         );
         assert_eq!(check_max("title", "", 10), Ok(()));
+    }
+
+    #[test]
+    fn blank_is_refused_and_named() {
+        assert_eq!(
+            check_not_blank("content", ""),
+            Err(EntryError::Empty { field: "content" })
+        );
+        for blank in [" ", "\n\t ", "\u{a0}\u{2003}"] {
+            assert_eq!(
+                check_not_blank("content", blank),
+                Err(EntryError::Blank { field: "content" }),
+                "{blank:?}"
+            );
+        }
+        assert_eq!(check_not_blank("content", " x "), Ok(()));
     }
 
     #[test]

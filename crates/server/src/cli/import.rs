@@ -1,17 +1,44 @@
-//! `moltsearch import`: load entries into a data folder.
+//! `moltsearch import`: load a file of entries into a diary, all or
+//! nothing, and repeatably.
+//!
+//! 1. **Validate everything first.** Every line is parsed and checked by
+//!    the engine's own entry validation ([`lines`]) before the data folder
+//!    is even opened. A refused line is reported as `file:line: field:
+//!    why`; unless `--partial` is given, one refused line means nothing of
+//!    the file is stored (and no folder or diary is created).
+//! 2. **One id per line.** Each line's entry id is its idempotency key
+//!    ([`key`]): the line's `id` field (BEIR: `_id`) when it has one, else
+//!    a UUID derived from the diary, the line's canonical fields and how
+//!    many identical lines precede it. "The same import" is the same lines
+//!    into the same diary: their ids are the same, whatever the line
+//!    numbers, order or file name.
+//! 3. **Store what is missing.** Ids already in the diary are skipped; the
+//!    rest is stored in batches, each batch atomic in the log. An import
+//!    killed or failing mid-way has stored whole batches only, and running
+//!    it again stores exactly the lines still missing ("stored N, already
+//!    present M").
+//!
+//! The folder must be an existing data folder, or missing or empty; when
+//! `import` made it and then fails before storing anything, it removes
+//! what it made ([`folder`]).
 
-use std::io::BufRead;
+mod folder;
+mod key;
+mod lines;
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use moltsearch_engine::engine::PutEntry;
-use moltsearch_engine::entry::NewEntry;
-use serde::Deserialize;
-use time::OffsetDateTime;
+use anyhow::{anyhow, bail};
+use moltsearch_engine::engine::{ListRequest, PutEntry};
+use moltsearch_engine::search::request::Scope;
+use moltsearch_engine::{Engine, Error};
 use uuid::Uuid;
 
+use self::folder::Target;
+use self::lines::{Line, LineError};
 use super::common::progress;
 use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
 
@@ -29,6 +56,11 @@ pub struct ImportArgs {
     /// Entries per write batch (one embedding batch and one durable log write).
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    /// Store the valid lines even if some are refused (those are listed as
+    /// `file:line: field: why`, and the exit code is 1). Without it, one
+    /// refused line means nothing of the file is stored.
+    #[arg(long)]
+    pub partial: bool,
     /// The file: JSON lines.
     pub file: PathBuf,
 }
@@ -36,116 +68,225 @@ pub struct ImportArgs {
 /// Input formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum Format {
-    /// BEIR corpus lines `{"_id", "title", "text"}`: title → title, text → content.
+    /// BEIR corpus lines `{"_id", "title", "text", "metadata"}`: title →
+    /// title, text → content, `_id` → the entry's idempotency key
+    /// (`metadata` is not stored).
     Beir,
     /// Entry lines: `{"title", "content", "tags", "entryType", "importance",
-    /// "createdAt", ...}` (MoltNet's fields, camelCase).
+    /// "createdAt", "id", ...}` (MoltNet's fields, camelCase); other fields
+    /// are refused.
     Entries,
 }
 
-#[derive(Deserialize)]
-struct BeirLine {
-    #[serde(default)]
-    title: String,
-    text: String,
-}
+/// Refused lines printed before the summary; the rest are counted.
+const MAX_LISTED: usize = 50;
 
 /// Runs the subcommand.
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let raw = std::fs::File::open(&args.file)
-        .with_context(|| format!("opening {}", args.file.display()))?;
-    let lines: Vec<String> = std::io::BufReader::new(raw)
-        .lines()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let engine = args.engine.open()?;
-    let diary = diary_named(&engine, args.target.team, &args.target.diary)?;
-    let mut puts = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = || format!("{}:{}", args.file.display(), i + 1);
-        let put = match args.format {
-            Format::Beir => {
-                let b: BeirLine = serde_json::from_str(line).with_context(at)?;
-                let mut e = NewEntry::new(diary.id, b.text);
-                e.title = (!b.title.trim().is_empty()).then_some(b.title);
-                PutEntry::from(e)
-            }
-            Format::Entries => entry_line(line, diary.id).with_context(at)?,
-        };
-        puts.push(put);
+    let file = args.file.display().to_string();
+    let parsed = lines::read(&args.file, args.format)?;
+    let mut errors = parsed.errors;
+    if !errors.is_empty() && !args.partial {
+        list(&errors);
+        bail!(
+            "{file}: {} of {} lines refused, nothing was imported; fix them and run again, \
+             or pass --partial to store the valid lines",
+            errors.len(),
+            errors.len() + parsed.lines.len()
+        );
     }
-    let bar = progress(puts.len() as u64, "importing");
+    let target = Target::check(&args.engine.data_dir)?;
+    if parsed.lines.is_empty() {
+        list(&errors);
+        return finish(&file, &errors, "no valid line to store");
+    }
+    let engine = args.engine.open()?;
+    let stored = match store(&engine, &args, parsed.lines, &mut errors) {
+        Ok(s) => s,
+        Err(failure) => {
+            if failure.stored == 0 {
+                drop(engine);
+                if let Some(note) = target.undo() {
+                    eprintln!("warning: {note}");
+                }
+            }
+            list(&errors);
+            return Err(failure.error);
+        }
+    };
+    list(&errors);
+    println!(
+        "imported {file}: stored {}, already present {} ({} lines) into diary {:?} ({}) in {:.1} s; \
+         diary now has {} entries",
+        stored.stored,
+        stored.present,
+        stored.stored + stored.present,
+        stored.diary_name,
+        stored.diary,
+        stored.secs,
+        diary_len(&engine, stored.diary)?
+    );
+    finish(&file, &errors, "the other lines are stored")
+}
+
+/// What [`store`] did.
+struct Stored {
+    diary: Uuid,
+    diary_name: String,
+    stored: usize,
+    present: usize,
+    secs: f64,
+}
+
+/// A failed [`store`], with how many entries it stored before failing.
+struct Failure {
+    error: anyhow::Error,
+    stored: usize,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            error: e.into(),
+            stored: 0,
+        }
+    }
+}
+
+/// Finds the diary, skips lines already stored, stores the rest.
+fn store(
+    engine: &Engine,
+    args: &ImportArgs,
+    lines: Vec<Line>,
+    errors: &mut Vec<LineError>,
+) -> Result<Stored, Failure> {
+    let file = args.file.display().to_string();
+    let diary = diary_named(engine, args.target.team, &args.target.diary)?;
+    let mut todo: Vec<(usize, PutEntry)> = Vec::with_capacity(lines.len());
+    let mut present = 0;
+    for line in lines {
+        let id = line.key.entry_id(diary.id);
+        match engine.get_entry(id) {
+            Some(e) if e.diary_id == diary.id => present += 1,
+            Some(e) => errors.push(LineError {
+                file: file.clone(),
+                line: line.number,
+                field: Some("id".into()),
+                message: format!("{id} is an entry of another diary ({})", e.diary_id),
+            }),
+            None => {
+                let mut put = line.put;
+                put.entry.diary_id = diary.id;
+                put.id = Some(id);
+                todo.push((line.number, put));
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    if !errors.is_empty() && !args.partial {
+        return Err(anyhow!(
+            "{file}: {} lines refused, nothing was imported; fix them and run again, \
+             or pass --partial to store the valid lines",
+            errors.len()
+        )
+        .into());
+    }
     let start = Instant::now();
-    let total = puts.len();
-    let mut iter = puts.into_iter().peekable();
-    let mut done = 0usize;
+    let bar = progress(todo.len() as u64, "importing");
+    // Without a terminal the bar is hidden: a line now and then instead,
+    // for logs (and for whoever waits to see entries land).
+    let log = !std::io::stderr().is_terminal();
+    let mut logged: Option<Instant> = None;
+    let total = todo.len();
+    let mut stored = 0;
     // Graph builds wait for the end: the model gets every core meanwhile,
     // and one build of everything is less work than tiers of merges.
     let bulk = engine.bulk_load();
-    while iter.peek().is_some() {
-        let batch: Vec<PutEntry> = iter.by_ref().take(args.batch).collect();
-        let n = batch.len();
-        engine
-            .put_entries(batch)
-            .with_context(|| format!("importing entries {}..{}", done, done + n))?;
-        done += n;
-        bar.inc(n as u64);
+    for chunk in todo.chunks(args.batch) {
+        let batch: Vec<PutEntry> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        if let Err(e) = engine.put_entries(batch) {
+            let error = match e {
+                Error::InBatch { index, cause } => {
+                    anyhow!("{file}:{}: {cause}", chunk.get(index).map_or(0, |c| c.0))
+                }
+                other => anyhow::Error::new(other).context(format!(
+                    "storing lines {}..={} of {file}",
+                    chunk.first().map_or(0, |c| c.0),
+                    chunk.last().map_or(0, |c| c.0)
+                )),
+            };
+            bar.abandon();
+            let error = if stored > 0 {
+                error.context(format!(
+                    "{stored} entries were stored before the failure; running the same \
+                     import again stores the {} missing",
+                    total - stored
+                ))
+            } else {
+                error
+            };
+            return Err(Failure { error, stored });
+        }
+        stored += chunk.len();
+        bar.inc(chunk.len() as u64);
+        if log && logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            eprintln!("import: stored {stored} of {total}");
+            logged = Some(Instant::now());
+        }
     }
     bar.finish_and_clear();
     drop(bulk);
-    // One graph answers faster than the tier of segments a bulk load leaves.
-    engine.optimize_indexes();
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "imported {total} entries into diary {:?} ({}) in {secs:.1} s ({:.0} entries/s); diary now has {} entries",
-        diary.name,
-        diary.id,
-        total as f64 / secs.max(1e-9),
-        engine
-            .list(&moltsearch_engine::engine::ListRequest {
-                scope: moltsearch_engine::search::request::Scope::Diaries { ids: vec![diary.id] },
-                limit: 1,
-                ..Default::default()
-            })?
-            .total
-    );
-    Ok(ExitCode::SUCCESS)
+    if stored > 0 {
+        // One graph answers faster than the tier of segments a bulk load leaves.
+        engine.optimize_indexes();
+    }
+    Ok(Stored {
+        diary: diary.id,
+        diary_name: diary.name,
+        stored,
+        present,
+        secs: start.elapsed().as_secs_f64(),
+    })
 }
 
-/// One `entries` line: MoltNet's entry fields, plus optional `id` and `createdAt`.
+/// Prints refused lines on stderr, the first [`MAX_LISTED`] of them.
+fn list(errors: &[LineError]) {
+    for e in errors.iter().take(MAX_LISTED) {
+        eprintln!("{e}");
+    }
+    if errors.len() > MAX_LISTED {
+        eprintln!("… and {} more refused lines", errors.len() - MAX_LISTED);
+    }
+}
+
+/// Success, or the `--partial` failure when lines were refused.
+fn finish(file: &str, errors: &[LineError], rest: &str) -> anyhow::Result<ExitCode> {
+    if errors.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    bail!(
+        "{file}: {} lines refused (listed above); {rest}",
+        errors.len()
+    )
+}
+
+fn diary_len(engine: &Engine, diary: Uuid) -> anyhow::Result<usize> {
+    Ok(engine
+        .list(&ListRequest {
+            scope: Scope::Diaries { ids: vec![diary] },
+            limit: 1,
+            ..Default::default()
+        })?
+        .total)
+}
+
+/// One `entries` line as an entry of `diary` (with its `id` field, if
+/// any), validated; for callers that load trusted files (`demo`).
 pub fn entry_line(line: &str, diary: Uuid) -> anyhow::Result<PutEntry> {
-    let mut value: serde_json::Value = serde_json::from_str(line)?;
-    let obj = value
-        .as_object_mut()
-        .context("each line must be a JSON object")?;
-    let created_at = obj
-        .remove("createdAt")
-        .filter(|v| !v.is_null())
-        .map(|v| {
-            let s = v.as_str().context("createdAt must be an RFC 3339 string")?;
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .with_context(|| format!("createdAt {s:?} is not RFC 3339"))
-        })
-        .transpose()?;
-    let id = obj
-        .remove("id")
-        .filter(|v| !v.is_null())
-        .map(serde_json::from_value::<Uuid>)
-        .transpose()
-        .context("id must be a UUID")?;
-    obj.insert(
-        "diaryId".into(),
-        serde_json::Value::String(diary.to_string()),
-    );
-    let entry: NewEntry = serde_json::from_value(value)?;
-    let mut put = PutEntry::from(entry);
-    put.id = id;
-    put.created_at = created_at;
+    let (mut put, _) = lines::entry_fields(line)?;
+    put.entry.diary_id = diary;
     Ok(put)
 }
