@@ -33,10 +33,15 @@ struct Corpus {
     diary: Uuid,
 }
 
+/// The default model, embedding one text per run: the int8 model quantizes
+/// activations per batch, so a query embedded in a batch with another
+/// test's query comes out slightly different, and a hit near the distance
+/// cut-off could come and go between two searches run in parallel tests.
 fn embedder() -> Embedder {
     static E: OnceLock<Embedder> = OnceLock::new();
     E.get_or_init(|| {
         Embedder::builder()
+            .max_batch_size(1)
             .build()
             .expect("model bootstrapped (scripts/bootstrap.sh)")
     })

@@ -23,7 +23,8 @@ impl Engine {
             let cat = self.inner.catalog.read();
             return Ok(list_response(&cat, &allow, req.offset, req.limit));
         }
-        if let Some(v) = &req.query_vector {
+        // A bad query vector is refused before either arm does any work.
+        if let Some(v) = req.query_vector.as_ref().filter(|_| req.mode != SearchMode::Text) {
             if v.len() != self.inner.embedder.dims() {
                 return Err(Error::WrongVectorDimension {
                     expected: self.inner.embedder.dims(),
