@@ -139,12 +139,7 @@ fn scifact() -> &'static SciFact {
 }
 
 fn request(c: &Corpus, query: &str, mode: SearchMode, text_match: TextMatch) -> SearchRequest {
-    let mut r = SearchRequest::new(
-        query,
-        Scope::Diaries {
-            ids: vec![c.diary],
-        },
-    );
+    let mut r = SearchRequest::new(query, Scope::Diaries { ids: vec![c.diary] });
     r.mode = mode;
     r.text_match = text_match;
     // No recency: see the module docs.

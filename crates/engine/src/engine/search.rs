@@ -24,7 +24,11 @@ impl Engine {
             return Ok(list_response(&cat, &allow, req.offset, req.limit));
         }
         // A bad query vector is refused before either arm does any work.
-        if let Some(v) = req.query_vector.as_ref().filter(|_| req.mode != SearchMode::Text) {
+        if let Some(v) = req
+            .query_vector
+            .as_ref()
+            .filter(|_| req.mode != SearchMode::Text)
+        {
             if v.len() != self.inner.embedder.dims() {
                 return Err(Error::WrongVectorDimension {
                     expected: self.inner.embedder.dims(),
@@ -45,10 +49,13 @@ impl Engine {
         let mut text_matched: Option<RoaringBitmap> = None;
         if mode != SearchMode::Vector && !allow.is_empty() {
             let found = if negated && mode == SearchMode::Hybrid {
-                let (found, matched) =
-                    self.inner
-                        .text
-                        .search_matching(&parsed, req.text_match, depth, 0, Some(&allow))?;
+                let (found, matched) = self.inner.text.search_matching(
+                    &parsed,
+                    req.text_match,
+                    depth,
+                    0,
+                    Some(&allow),
+                )?;
                 text_matched = Some(matched);
                 found
             } else {

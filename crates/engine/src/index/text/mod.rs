@@ -858,14 +858,24 @@ mod tests {
         // Enough other documents that a one-doc allow-list takes the lookup
         // path of `matching_in` and the whole index the scan path.
         for doc in 10..200 {
-            let content = if doc % 2 == 0 { "deploy notes" } else { "staging deploy" };
+            let content = if doc % 2 == 0 {
+                "deploy notes"
+            } else {
+                "staging deploy"
+            };
             index.add(doc, None, content, &[]).unwrap();
         }
         index.commit().unwrap();
         let all: RoaringBitmap = (1..200).collect();
         // One doc, two segments: 1 × 2 × LOOKUP_COST ≤ 193 docs.
         let few: RoaringBitmap = [3].into_iter().collect();
-        for text in ["deploy -staging", "-staging", "deploy", "the", "rotate OR -deploy"] {
+        for text in [
+            "deploy -staging",
+            "-staging",
+            "deploy",
+            "the",
+            "rotate OR -deploy",
+        ] {
             let query = q(text);
             let (hits, matched) = index
                 .search_matching(&query, TextMatch::All, 1, 0, Some(&all))
@@ -887,7 +897,13 @@ mod tests {
         }
         let sample_docs: RoaringBitmap = [1, 2, 3].into_iter().collect();
         let (_, matched) = index
-            .search_matching(&q("deploy -staging"), TextMatch::All, 10, 0, Some(&sample_docs))
+            .search_matching(
+                &q("deploy -staging"),
+                TextMatch::All,
+                10,
+                0,
+                Some(&sample_docs),
+            )
             .unwrap();
         assert_eq!(matched.iter().collect::<Vec<_>>(), vec![3]);
     }
