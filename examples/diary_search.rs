@@ -54,7 +54,9 @@ fn main() -> moltsearch_engine::Result<()> {
         entry(
             diary.id,
             "Production deploy",
-            "Deployed recall to production after the staging run.",
+            // No "staging" here: `deploy -staging` below excludes every
+            // entry that mentions the word, wherever it is.
+            "Deployed recall to production behind a canary; error rates flat.",
             &["deploy", "production"],
             EntryType::Episodic,
         ),
@@ -68,7 +70,9 @@ fn main() -> moltsearch_engine::Result<()> {
     let mut req = SearchRequest::new("how often do keys rotate", scope.clone());
     req.filters.exclude_superseded = true;
     req.explain = true;
-    for q in [req, SearchRequest::new("deploy -staging", scope)] {
+    let mut deploys = SearchRequest::new("deploy -staging", scope);
+    deploys.explain = true;
+    for q in [req, deploys] {
         let resp = engine.search(&q)?;
         println!("{:?}: {} hit(s)", q.query, resp.total);
         for h in resp.hits {

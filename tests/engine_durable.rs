@@ -551,3 +551,39 @@ fn concurrent_updates_of_one_entry_leave_one_version_indexed() {
     drop(engine);
     check(&open_at(tmp.path(), &e), "after a reopen");
 }
+
+/// An update whose indexing fails after its record is logged keeps the new
+/// doc id it logged: the next put takes another one (the store refuses a
+/// doc id twice, so reusing it blocked every later put until a reopen), and
+/// a reopen has both writes.
+#[test]
+fn a_failed_update_leaves_later_puts_their_own_doc_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let engine = open_at(dir.path(), &e);
+    let diary = new_diary(&engine);
+    let entry = engine
+        .put_entry(NewEntry::new(diary.id, "first version"))
+        .unwrap();
+    // Without its folder the text index cannot commit: the update fails
+    // after its record reached the log.
+    std::fs::remove_dir_all(dir.path().join("text")).unwrap();
+    let patch = EntryPatch {
+        content: Some("second version".into()),
+        ..EntryPatch::default()
+    };
+    let err = engine.update_entry(entry.id, patch).unwrap_err();
+    assert!(matches!(err, Error::TextIndex(_)), "{err}");
+    // This put fails at the same commit, but only after it was logged;
+    // with the update's doc id taken again the store refused to log it.
+    let err = engine
+        .put_entry(NewEntry::new(diary.id, "a later entry"))
+        .unwrap_err();
+    assert!(matches!(err, Error::TextIndex(_)), "{err}");
+    drop(engine);
+    let engine = open_at(dir.path(), &e);
+    assert_eq!(
+        contents(&engine, diary.id),
+        ["a later entry", "second version"]
+    );
+}

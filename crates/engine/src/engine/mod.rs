@@ -863,16 +863,8 @@ impl Engine {
                 vectors.len()
             )));
         }
-        // Checked before anything is logged: a vector the index would refuse
-        // must never reach the log, or every later open would fail on it.
-        for (index, row) in vectors.rows().enumerate() {
-            crate::index::vector::prepare(vectors.dims(), row, None).map_err(|e| {
-                Error::InBatch {
-                    index,
-                    cause: Box::new(e),
-                }
-            })?;
-        }
+        // The vectors' values are checked in `put_batch`, on the path the
+        // model's own vectors take too.
         self.put_batch(batch, Some(vectors))
     }
 
@@ -924,6 +916,25 @@ impl Engine {
                 &embedded
             }
         };
+        // Checked before anything is logged, given or computed alike: a
+        // vector the index would refuse (a NaN or all-zero row from the
+        // model included) must never reach the log, or every later open of
+        // the folder would fail on it.
+        if vectors.len() != entries.len() {
+            return Err(Error::InvalidRequest(format!(
+                "{} entries but {} vectors",
+                entries.len(),
+                vectors.len()
+            )));
+        }
+        for (index, row) in vectors.rows().enumerate() {
+            crate::index::vector::check(self.inner.embedder.dims(), row).map_err(|e| {
+                Error::InBatch {
+                    index,
+                    cause: Box::new(e),
+                }
+            })?;
+        }
 
         // Phase 1, writer lock held: doc ids, the log append (its fsync is
         // awaited later), both indexes (invisible until the catalog has the
@@ -1062,8 +1073,14 @@ impl Engine {
                 || before.1 != entry.content()
                 || before.2 != entry.tags();
             let embedded = if text_changed {
-                let vectors = self.inner.embedder.embed_passages(&[passage(&entry)])?;
-                Some(vectors.into_vec())
+                let vector = self
+                    .inner
+                    .embedder
+                    .embed_passages(&[passage(&entry)])?
+                    .into_vec();
+                // Before the log append, as in `put_batch`.
+                crate::index::vector::check(self.inner.embedder.dims(), &vector)?;
+                Some(vector)
             } else {
                 None
             };
@@ -1083,7 +1100,16 @@ impl Engine {
             break (entry, old_doc, embedded, text_changed, w);
         };
         let (doc, vector) = match vector {
-            Some(v) => (self.inner.catalog.read().next_doc(), v),
+            // Reserved where it is chosen (writer lock held): if indexing
+            // fails after the log append below, the logged record still owns
+            // this id, and the next write must not pick it again (the store
+            // would refuse it, and every later put with it, until a reopen).
+            Some(v) => {
+                let mut cat = self.inner.catalog.write();
+                let doc = cat.next_doc();
+                cat.reserve_docs(doc + 1);
+                (doc, v)
+            }
             None => {
                 let old = self.inner.vectors.get(old_doc).ok_or(Error::NotFound {
                     what: "vector of entry",

@@ -82,7 +82,9 @@ pub struct SearchRequest {
     pub fusion: Fusion,
     /// Final score weights.
     pub weights: Weights,
-    /// Hits each arm retrieves (default `2 × (offset + limit)`, MoltNet's depth).
+    /// Hits each arm retrieves (default `max(2 × (offset + limit),`
+    /// [`MIN_ARM_DEPTH`]`)`: MoltNet's depth, with a floor so that small
+    /// pages of one query agree; see [`SearchRequest::arm_depth`]).
     pub depth: Option<usize>,
     /// Vector hits farther than this cosine distance are dropped (default 0.6).
     pub max_distance: f32,
@@ -120,6 +122,15 @@ impl Default for SearchRequest {
 pub const MAX_LIMIT: usize = 1000;
 /// Largest `offset + limit` (keeps arm depth bounded).
 pub const MAX_WINDOW: usize = 10_000;
+/// Fewest hits each arm retrieves by default, whatever the page.
+///
+/// A fused score depends on a doc's rank in each arm, so the arms'
+/// candidate lists decide the order; with a depth that follows the page
+/// (MoltNet's `2 × (offset + limit)`), `limit 1` and `limit 10` fused
+/// different lists and could disagree on the first hit. With this floor
+/// every page with `offset + limit ≤ MIN_ARM_DEPTH / 2` fuses the same
+/// lists, so such pages are slices of one ranking and concatenate to it.
+pub const MIN_ARM_DEPTH: usize = 100;
 
 /// Checks a page (`limit`, `offset`) of a search or a list; the message
 /// names the field.
@@ -172,11 +183,14 @@ impl SearchRequest {
         self.weights.validate()
     }
 
-    /// Hits each arm retrieves.
+    /// Hits each arm retrieves: `depth` when given (at least the page's
+    /// end), else `max(2 × (offset + limit), MIN_ARM_DEPTH)`, which is the
+    /// same for every page ending at or before `MIN_ARM_DEPTH / 2`.
     pub fn arm_depth(&self) -> usize {
+        let window = self.offset.saturating_add(self.limit);
         self.depth
-            .unwrap_or(2 * (self.offset + self.limit))
-            .max(self.offset + self.limit)
+            .unwrap_or_else(|| window.saturating_mul(2).max(MIN_ARM_DEPTH))
+            .max(window)
     }
 }
 
@@ -233,4 +247,31 @@ pub struct SearchResponse {
     /// Problems that did not stop the search, e.g. a failed query embedding.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(limit: usize, offset: usize) -> SearchRequest {
+        SearchRequest {
+            limit,
+            offset,
+            ..SearchRequest::default()
+        }
+    }
+
+    #[test]
+    fn arm_depth_does_not_follow_small_pages() {
+        for (limit, offset) in [(1, 0), (10, 0), (50, 0), (1, 49), (20, 30)] {
+            assert_eq!(page(limit, offset).arm_depth(), MIN_ARM_DEPTH);
+        }
+        assert_eq!(page(51, 0).arm_depth(), 102);
+        assert_eq!(page(1000, 9000).arm_depth(), 20_000);
+        let mut r = page(10, 5);
+        r.depth = Some(3);
+        assert_eq!(r.arm_depth(), 15, "an explicit depth still covers the page");
+        r.depth = Some(40);
+        assert_eq!(r.arm_depth(), 40);
+    }
 }

@@ -454,6 +454,36 @@ impl TextIndex {
         offset: usize,
         allow: Option<&RoaringBitmap>,
     ) -> Result<TextHits, TextIndexError> {
+        self.collect(query, mode, limit, offset, allow, None)
+    }
+
+    /// Like [`search`](TextIndex::search), and also returns the ids of every
+    /// allowed document that matches (the set `total_matches` counts). The
+    /// hybrid search passes it to the vector arm as its filter when the
+    /// query has a negation; the search visits these documents anyway, so
+    /// the set costs one bitmap insert per match.
+    pub fn search_matching(
+        &self,
+        query: &ParsedQuery,
+        mode: TextMatch,
+        limit: usize,
+        offset: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<(TextHits, RoaringBitmap), TextIndexError> {
+        let mut matched = RoaringBitmap::new();
+        let hits = self.collect(query, mode, limit, offset, allow, Some(&mut matched))?;
+        Ok((hits, matched))
+    }
+
+    fn collect(
+        &self,
+        query: &ParsedQuery,
+        mode: TextMatch,
+        limit: usize,
+        offset: usize,
+        allow: Option<&RoaringBitmap>,
+        mut matched: Option<&mut RoaringBitmap>,
+    ) -> Result<TextHits, TextIndexError> {
         let Some(tantivy_query) = self.build(query, mode) else {
             return Ok(TextHits::default());
         };
@@ -480,6 +510,9 @@ impl TextIndex {
                     }
                     total += 1;
                     top.push(id, score);
+                    if let Some(m) = matched.as_deref_mut() {
+                        m.insert(id);
+                    }
                 })
                 .map_err(err())?;
         }
@@ -552,6 +585,58 @@ impl TextIndex {
         Ok(matched)
     }
 
+    /// Which documents of `allow` match `query` under `mode` (no scoring):
+    /// the vector arm's filter for a query with a negation when no text
+    /// search runs beside it. A small allow-list is checked candidate by
+    /// candidate ([`matching`](TextIndex::matching), a term lookup each);
+    /// a large one by one pass over the query's matches, which costs about a
+    /// nanosecond a document where a lookup costs a microsecond or so.
+    pub fn matching_in(
+        &self,
+        query: &ParsedQuery,
+        mode: TextMatch,
+        allow: &RoaringBitmap,
+    ) -> Result<RoaringBitmap, TextIndexError> {
+        let searcher = self.reader.searcher();
+        let segments = searcher.segment_readers().len().max(1) as u64;
+        if allow
+            .len()
+            .saturating_mul(segments)
+            .saturating_mul(LOOKUP_COST)
+            <= searcher.num_docs()
+        {
+            let candidates: Vec<DocId> = allow.iter().collect();
+            return self.matching(query, mode, &candidates);
+        }
+        let mut matched = RoaringBitmap::new();
+        let Some(tantivy_query) = self.build(query, mode) else {
+            return Ok(matched);
+        };
+        let err = || self.error(TextOp::Match);
+        let weight = tantivy_query
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(err())?;
+        for segment in searcher.segment_readers() {
+            let ids = segment.fast_fields().u64(schema::DOC).map_err(err())?;
+            let alive = segment.alive_bitset();
+            weight
+                .for_each_no_score(segment, &mut |docs| {
+                    for &doc in docs {
+                        if alive.is_some_and(|a| a.is_deleted(doc)) {
+                            continue;
+                        }
+                        if let Some(id) = ids.first(doc).and_then(|id| DocId::try_from(id).ok()) {
+                            if allow.contains(id) {
+                                matched.insert(id);
+                            }
+                        }
+                    }
+                })
+                .map_err(err())?;
+        }
+        Ok(matched)
+    }
+
     /// A consistent snapshot for callers that run several operations
     /// against the same committed state (tests, diagnostics).
     pub fn searcher(&self) -> Searcher {
@@ -563,6 +648,10 @@ impl TextIndex {
         &self.index
     }
 }
+
+/// Roughly what one candidate's term lookup in [`TextIndex::matching`]
+/// costs, in documents a scan of the query's matches visits meanwhile.
+const LOOKUP_COST: u64 = 64;
 
 /// A hit ordered so that the heap's maximum is the worst kept hit: lower
 /// score, or equal score and higher id.
@@ -793,6 +882,62 @@ mod tests {
             .matching(&q("the"), TextMatch::All, &[1, 2, 3])
             .unwrap();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn search_matching_and_matching_in_agree_with_matching() {
+        let index = sample();
+        // Enough other documents that a one-doc allow-list takes the lookup
+        // path of `matching_in` and the whole index the scan path.
+        for doc in 10..200 {
+            let content = if doc % 2 == 0 {
+                "deploy notes"
+            } else {
+                "staging deploy"
+            };
+            index.add(doc, None, content, &[]).unwrap();
+        }
+        index.commit().unwrap();
+        let all: RoaringBitmap = (1..200).collect();
+        // One doc, two segments: 1 × 2 × LOOKUP_COST ≤ 193 docs.
+        let few: RoaringBitmap = [3].into_iter().collect();
+        for text in [
+            "deploy -staging",
+            "-staging",
+            "deploy",
+            "the",
+            "rotate OR -deploy",
+        ] {
+            let query = q(text);
+            let (hits, matched) = index
+                .search_matching(&query, TextMatch::All, 1, 0, Some(&all))
+                .unwrap();
+            assert_eq!(hits.total_matches as u64, matched.len(), "{text}");
+            let candidates: Vec<DocId> = all.iter().collect();
+            let oracle = index.matching(&query, TextMatch::All, &candidates).unwrap();
+            assert_eq!(matched, oracle, "{text}");
+            assert_eq!(
+                index.matching_in(&query, TextMatch::All, &all).unwrap(),
+                oracle,
+                "{text}: scan"
+            );
+            assert_eq!(
+                index.matching_in(&query, TextMatch::All, &few).unwrap(),
+                &oracle & &few,
+                "{text}: lookups"
+            );
+        }
+        let sample_docs: RoaringBitmap = [1, 2, 3].into_iter().collect();
+        let (_, matched) = index
+            .search_matching(
+                &q("deploy -staging"),
+                TextMatch::All,
+                10,
+                0,
+                Some(&sample_docs),
+            )
+            .unwrap();
+        assert_eq!(matched.iter().collect::<Vec<_>>(), vec![3]);
     }
 
     #[test]

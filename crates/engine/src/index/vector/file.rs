@@ -30,8 +30,9 @@ use crate::index::DocId;
 pub const MANIFEST_FILE: &str = "segments.json";
 /// Version of the segment file format this build writes and reads.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
-/// Version of the manifest format.
-const MANIFEST_FORMAT: u32 = 1;
+/// Version of the manifest format: written and checked through this one
+/// constant, so a format change cannot update one side only.
+pub(crate) const MANIFEST_FORMAT: u32 = 1;
 
 const MAGIC: [u8; 8] = *b"MOLTVSEG";
 const HEADER_LEN: usize = 256;

@@ -449,6 +449,16 @@ pub trait VectorIndex: Send + Sync {
     }
 }
 
+/// Checks a vector the engine is about to log, exactly as [`prepare`] will
+/// when the index inserts it (length, finite values, not all zeros).
+///
+/// Every write path calls it before the log append, whether the vector was
+/// given or just computed by the model: a logged vector that the index then
+/// refuses would make every later open of the folder fail.
+pub(crate) fn check(dims: usize, v: &[f32]) -> Result<()> {
+    prepare(dims, v, None).map(drop)
+}
+
 /// Checks a vector's length and values and returns it unit-length.
 ///
 /// Borrowed when already normalised (the embedder's output), so the common
@@ -509,6 +519,33 @@ mod tests {
         assert!(e.to_string().contains("non-finite"));
         let e = prepare(2, &[0.0, 0.0], None).unwrap_err();
         assert!(e.to_string().contains("all zeros"));
+    }
+
+    #[test]
+    fn check_refuses_what_insert_would_refuse() {
+        assert!(check(3, &[0.6, 0.8, 0.0]).is_ok());
+        assert!(check(3, &[3.0, 4.0, 0.0]).is_ok(), "unnormalised is fine");
+        assert!(matches!(
+            check(3, &[1.0, 0.0]),
+            Err(Error::WrongVectorDimension {
+                expected: 3,
+                got: 2
+            })
+        ));
+        for bad in [
+            [0.0, 0.0, 0.0],
+            [f32::NAN, 1.0, 0.0],
+            [1.0, f32::INFINITY, 0.0],
+            [1.0, f32::NEG_INFINITY, 0.0],
+        ] {
+            let e = check(3, &bad).expect_err("refused");
+            assert!(
+                matches!(e, Error::VectorIndex(_)),
+                "{bad:?} gives a vector error, got {e}"
+            );
+            // Whatever `check` refuses, an insert refuses too.
+            assert!(FlatIndex::new(3).unwrap().insert(1, &bad).is_err());
+        }
     }
 
     #[test]

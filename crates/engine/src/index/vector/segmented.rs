@@ -364,7 +364,7 @@ impl Disk {
                 }
             }
             let manifest = Manifest {
-                format: 1,
+                format: file::MANIFEST_FORMAT,
                 dims: inner.cfg.dims,
                 next_id: inner.writer.lock().next_id,
                 segments: entries,
