@@ -81,21 +81,43 @@ fn search_filters_paging_text_match_and_diaries() {
     moltsearch_ok(&["import", "--data-dir", dir, "--diary", "demo", &demo_file()]);
 
     // Tags: all of the repeated --tag values are required.
-    let both = hits(dir, &["--limit", "50", "--tag", "deploy", "--tag", "staging"], "deploy");
+    let both = hits(
+        dir,
+        &["--limit", "50", "--tag", "deploy", "--tag", "staging"],
+        "deploy",
+    );
     assert!(!both.is_empty());
     for h in &both {
         let t = tags(h);
-        assert!(t.contains(&"deploy".into()) && t.contains(&"staging".into()), "{h}");
+        assert!(
+            t.contains(&"deploy".into()) && t.contains(&"staging".into()),
+            "{h}"
+        );
     }
-    assert!(both.len() <= 16, "16 demo entries carry both tags, got {}", both.len());
-    let without = hits(dir, &["--limit", "50", "--exclude-tag", "staging"], "deploy");
+    assert!(
+        both.len() <= 16,
+        "16 demo entries carry both tags, got {}",
+        both.len()
+    );
+    let without = hits(
+        dir,
+        &["--limit", "50", "--exclude-tag", "staging"],
+        "deploy",
+    );
     assert!(!without.is_empty());
     assert!(without.iter().all(|h| !tags(h).contains(&"staging".into())));
 
     // Types: any of the repeated values.
     let typed = hits(
         dir,
-        &["--limit", "50", "--type", "procedural", "--type", "reflection"],
+        &[
+            "--limit",
+            "50",
+            "--type",
+            "procedural",
+            "--type",
+            "reflection",
+        ],
         "deploy",
     );
     assert!(!typed.is_empty());
@@ -104,14 +126,31 @@ fn search_filters_paging_text_match_and_diaries() {
         assert!(t == "procedural" || t == "reflection", "{h}");
     }
     let err = moltsearch_err(&[
-        "search", "--data-dir", dir, "--diary", "demo", "--type", "diary", "x",
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "demo",
+        "--type",
+        "diary",
+        "x",
     ]);
-    assert!(err.contains("entryType") || err.contains("episodic"), "{err}");
+    assert!(
+        err.contains("entryType") || err.contains("episodic"),
+        "{err}"
+    );
 
     // Time range: a date and an RFC 3339 time.
     let august = hits(
         dir,
-        &["--limit", "50", "--after", "2026-08-01", "--before", "2026-09-01T00:00:00Z"],
+        &[
+            "--limit",
+            "50",
+            "--after",
+            "2026-08-01",
+            "--before",
+            "2026-09-01T00:00:00Z",
+        ],
         "deploy",
     );
     assert!(!august.is_empty());
@@ -120,30 +159,69 @@ fn search_filters_paging_text_match_and_diaries() {
         assert!(at.starts_with("2026-08-"), "{at}");
     }
     let err = moltsearch_err(&[
-        "search", "--data-dir", dir, "--diary", "demo", "--after", "last week", "x",
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "demo",
+        "--after",
+        "last week",
+        "x",
     ]);
-    assert!(err.contains("RFC 3339") && err.contains("last week"), "{err}");
+    assert!(
+        err.contains("RFC 3339") && err.contains("last week"),
+        "{err}"
+    );
     let err = moltsearch_err(&[
-        "search", "--data-dir", dir, "--diary", "demo", "--after", "2026-09-01", "--before",
-        "2026-08-01", "x",
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "demo",
+        "--after",
+        "2026-09-01",
+        "--before",
+        "2026-08-01",
+        "x",
     ]);
     assert!(err.contains("createdBefore"), "{err}");
     // Nothing in the demo diary is superseded: the flag keeps everything.
     let first = hits(dir, &["--limit", "4"], "rotate the signing keys");
     assert_eq!(
-        ids(&hits(dir, &["--limit", "4", "--exclude-superseded"], "rotate the signing keys")),
+        ids(&hits(
+            dir,
+            &["--limit", "4", "--exclude-superseded"],
+            "rotate the signing keys"
+        )),
         ids(&first)
     );
 
     // Paging: offset 2 continues the first page.
-    let page2 = hits(dir, &["--limit", "2", "--offset", "2"], "rotate the signing keys");
+    let page2 = hits(
+        dir,
+        &["--limit", "2", "--offset", "2"],
+        "rotate the signing keys",
+    );
     assert_eq!(ids(&page2), ids(&first)[2..4].to_vec());
 
     // A tight cosine-distance cap leaves fewer vector hits than a loose one.
-    let loose = hits(dir, &["--mode", "vector", "--limit", "50", "--max-distance", "2"], "keys");
-    let tight = hits(dir, &["--mode", "vector", "--limit", "50", "--max-distance", "0.3"], "keys");
+    let loose = hits(
+        dir,
+        &["--mode", "vector", "--limit", "50", "--max-distance", "2"],
+        "keys",
+    );
+    let tight = hits(
+        dir,
+        &["--mode", "vector", "--limit", "50", "--max-distance", "0.3"],
+        "keys",
+    );
     assert_eq!(loose.len(), 50);
-    assert!(tight.len() < loose.len(), "{} vs {}", tight.len(), loose.len());
+    assert!(
+        tight.len() < loose.len(),
+        "{} vs {}",
+        tight.len(),
+        loose.len()
+    );
 
     // Text matching defaults to `any`; MoltNet's `all` is one option away.
     let query = "kubectl zzqxnotaword";
@@ -185,15 +263,20 @@ fn a_name_two_diaries_share_is_refused_and_an_id_is_accepted() {
             .expect("engine");
         let mk = || {
             engine
-                .create_diary(Diary::new(Uuid::nil(), "dup".into(), Visibility::Private).expect("diary"))
+                .create_diary(
+                    Diary::new(Uuid::nil(), "dup".into(), Visibility::Private).expect("diary"),
+                )
                 .expect("create")
         };
         (mk().id, mk().id)
     };
     let dir = dir.to_str().expect("utf-8 path");
     let file = tmp.path().join("one.jsonl");
-    std::fs::write(&file, "{\"content\": \"the lighthouse keeper logs the tides\"}\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "{\"content\": \"the lighthouse keeper logs the tides\"}\n",
+    )
+    .expect("write");
     let file = file.to_str().expect("utf-8 path");
 
     for args in [
@@ -210,7 +293,15 @@ fn a_name_two_diaries_share_is_refused_and_an_id_is_accepted() {
     }
     let a = a.to_string();
     moltsearch_ok(&["import", "--data-dir", dir, "--diary", &a, file]);
-    let out = moltsearch_ok(&["search", "--data-dir", dir, "--diary", &a, "--json", "tides"]);
+    let out = moltsearch_ok(&[
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        &a,
+        "--json",
+        "tides",
+    ]);
     let resp: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(resp["hits"].as_array().expect("hits").len(), 1);
     let out = moltsearch_ok(&["diaries", "--data-dir", dir, "--json"]);
@@ -219,9 +310,17 @@ fn a_name_two_diaries_share_is_refused_and_an_id_is_accepted() {
         .as_array()
         .expect("array")
         .iter()
-        .map(|d| (d["id"].as_str().expect("id").to_string(), d["entries"].as_u64().expect("n")))
+        .map(|d| {
+            (
+                d["id"].as_str().expect("id").to_string(),
+                d["entries"].as_u64().expect("n"),
+            )
+        })
         .collect();
-    assert!(counts.contains(&(a.clone(), 1)) && counts.contains(&(b.to_string(), 0)), "{counts:?}");
+    assert!(
+        counts.contains(&(a.clone(), 1)) && counts.contains(&(b.to_string(), 0)),
+        "{counts:?}"
+    );
     // An id that names no diary is an error, not a new diary called so.
     let nobody = Uuid::now_v7().to_string();
     let err = moltsearch_err(&["import", "--data-dir", dir, "--diary", &nobody, file]);
@@ -242,15 +341,33 @@ fn commands_use_the_model_a_folder_was_built_with() {
     .expect("write");
     let file = file.to_str().expect("utf-8 path");
     moltsearch_ok(&["import", "--data-dir", dir, "--diary", "d", file]);
-    moltsearch_ok(&["reindex", "--data-dir", dir, "--reembed", "--model", "all-minilm-l6-v2"]);
+    moltsearch_ok(&[
+        "reindex",
+        "--data-dir",
+        dir,
+        "--reembed",
+        "--model",
+        "all-minilm-l6-v2",
+    ]);
     let meta = std::fs::read_to_string(Path::new(dir).join("meta.json")).expect("meta.json");
     assert!(meta.contains("\"all-minilm-l6-v2\""), "{meta}");
 
     // No --model: every command reads the folder's.
-    let out = moltsearch_ok(&["search", "--data-dir", dir, "--diary", "d", "--json", "keys"]);
+    let out = moltsearch_ok(&[
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "d",
+        "--json",
+        "keys",
+    ]);
     let resp: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(resp["warnings"].as_array().map_or(0, Vec::len), 0, "{resp}");
-    assert!(resp["hits"][0]["explain"]["vectorRank"].is_number(), "{resp}");
+    assert!(
+        resp["hits"][0]["explain"]["vectorRank"].is_number(),
+        "{resp}"
+    );
     moltsearch_ok(&["import", "--data-dir", dir, "--diary", "d", file]);
     moltsearch_ok(&["reindex", "--data-dir", dir]);
     moltsearch_ok(&["diaries", "--data-dir", dir]);
@@ -258,7 +375,14 @@ fn commands_use_the_model_a_folder_was_built_with() {
     // An explicit model still wins, and a mismatch is still a clear error.
     let mismatch = "built with embedding model `all-minilm-l6-v2`";
     let err = moltsearch_err(&[
-        "search", "--data-dir", dir, "--diary", "d", "--model", "all-minilm-l6-v2-int8", "keys",
+        "search",
+        "--data-dir",
+        dir,
+        "--diary",
+        "d",
+        "--model",
+        "all-minilm-l6-v2-int8",
+        "keys",
     ]);
     assert!(err.contains(mismatch), "{err}");
     let out = command(&["search", "--data-dir", dir, "--diary", "d", "keys"])
@@ -283,7 +407,11 @@ fn eval_mrr(cache: &Path, beir: &Path) -> f64 {
     .env("MOLTSEARCH_CACHE", cache)
     .output()
     .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metrics JSON");
     m["mrr@10"].as_f64().expect("mrr")
 }
@@ -299,8 +427,11 @@ fn tiny_beir(parent: &Path, texts: [&str; 3], answer: &str) -> std::path::PathBu
         .map(|(i, t)| format!("{{\"_id\":\"d{i}\",\"title\":\"\",\"text\":\"{t}\"}}\n"))
         .collect();
     std::fs::write(dir.join("corpus.jsonl"), corpus).expect("corpus");
-    std::fs::write(dir.join("queries.jsonl"), "{\"_id\":\"q\",\"text\":\"why do cats purr\"}\n")
-        .expect("queries");
+    std::fs::write(
+        dir.join("queries.jsonl"),
+        "{\"_id\":\"q\",\"text\":\"why do cats purr\"}\n",
+    )
+    .expect("queries");
     std::fs::write(
         dir.join("qrels/test.tsv"),
         format!("query-id\tcorpus-id\tscore\nq\t{answer}\t1\n"),
@@ -332,11 +463,18 @@ fn eval_vector_cache_is_keyed_by_corpus_content() {
     let b = tiny_beir(&tmp.path().join("b"), [tides, cats, rust], "d1");
     assert_eq!(eval_mrr(&cache, &a), 1.0);
     assert_eq!(eval_mrr(&cache, &b), 1.0);
-    let files = std::fs::read_dir(cache.join("eval")).expect("eval cache").count();
+    let files = std::fs::read_dir(cache.join("eval"))
+        .expect("eval cache")
+        .count();
     assert_eq!(files, 2);
     // The same corpus again reuses its entry.
     assert_eq!(eval_mrr(&cache, &a), 1.0);
-    assert_eq!(std::fs::read_dir(cache.join("eval")).expect("eval cache").count(), 2);
+    assert_eq!(
+        std::fs::read_dir(cache.join("eval"))
+            .expect("eval cache")
+            .count(),
+        2
+    );
 }
 
 #[test]

@@ -46,9 +46,10 @@ fn main() -> ExitCode {
     // the log line is muted so the warning shows once. Colour codes only
     // reach a terminal, never a pipe or a file.
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("warn,moltsearch_engine::engine::search=error")
-        }))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,moltsearch_engine::engine::search=error")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

@@ -14,8 +14,10 @@ use super::eval::parse_fusion;
 
 /// Search a diary.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "A query that starts with `-` goes after `--`, which ends the options: \
-                        moltsearch search --data-dir D --diary notes -- '-staging deploy'")]
+#[command(
+    after_help = "A query that starts with `-` goes after `--`, which ends the options: \
+                        moltsearch search --data-dir D --diary notes -- '-staging deploy'"
+)]
 pub struct SearchArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
