@@ -360,6 +360,8 @@ fn commands_use_the_model_a_folder_was_built_with() {
         "--diary",
         "d",
         "--json",
+        "--max-distance",
+        "2",
         "keys",
     ]);
     let resp: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
