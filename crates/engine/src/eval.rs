@@ -136,10 +136,43 @@ impl BeirDataset {
     }
 }
 
+/// The vector cache file under `cache_dir` for the corpus in
+/// `corpus_file` embedded by `model_id`: named by the SHA-256 of the
+/// corpus bytes (read streaming) and the model, so a different corpus that
+/// happens to sit in a folder of the same name never reuses these vectors.
+pub fn corpus_cache_path(cache_dir: &Path, corpus_file: &Path, model_id: &str) -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let io = |e: std::io::Error| {
+        Error::InvalidRequest(format!("hashing corpus {}: {e}", corpus_file.display()))
+    };
+    let file = std::fs::File::open(corpus_file).map_err(|_| missing(corpus_file))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::io::BufReader::new(file), &mut hasher).map_err(io)?;
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // A model id is a profile name; anything outside a file name's safe
+    // characters is replaced so it cannot point outside `cache_dir`.
+    let model: String = model_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(cache_dir.join(format!("corpus-{hex}-{model}.f32")))
+}
+
 /// Embeds corpus documents as passages (title line + text), reusing a
 /// cached copy at `cache` when one of the right size exists and writing one
-/// otherwise. The cache is a flat little-endian f32 file; its name should
-/// carry the corpus and model id. `progress` is called with the count done.
+/// otherwise. The cache is a flat little-endian f32 file; name it with
+/// [`corpus_cache_path`] (corpus content and model id), since only the
+/// size is checked here. `progress` is called with the count done.
 pub fn embed_corpus_cached(
     embedder: &crate::embed::Embedder,
     corpus: &[BeirDoc],
@@ -308,6 +341,31 @@ mod tests {
         // Ranking b, a: dcg = 1/log2(2) + 2/log2(3); idcg = 2 + 1/log2(3).
         let want = (1.0 + 2.0 / 3f64.log2()) / (2.0 + 1.0 / 3f64.log2());
         assert!((ndcg_at(&run(&["b", "a"]), &j, 10) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cache_path_follows_corpus_content_and_model_not_folder_name() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let corpus = |parent: &str, text: &str| {
+            let dir = tmp.path().join(parent).join("scifact");
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let file = dir.join("corpus.jsonl");
+            std::fs::write(&file, text).expect("write corpus");
+            file
+        };
+        let a = corpus("a", "{\"_id\":\"1\",\"text\":\"alpha\"}\n");
+        let b = corpus("b", "{\"_id\":\"1\",\"text\":\"beta\"}\n");
+        let same_as_a = corpus("c", "{\"_id\":\"1\",\"text\":\"alpha\"}\n");
+        let cache = tmp.path().join("cache");
+        let key = |f: &Path, m: &str| corpus_cache_path(&cache, f, m).expect("cache path");
+        // Same folder name, different content: different entries.
+        assert_ne!(key(&a, "m"), key(&b, "m"));
+        // Same content anywhere: one entry; another model: another entry.
+        assert_eq!(key(&a, "m"), key(&same_as_a, "m"));
+        assert_ne!(key(&a, "m"), key(&a, "other"));
+        assert!(key(&a, "../x/y").starts_with(&cache));
+        assert_eq!(key(&a, "../x/y").parent(), Some(cache.as_path()));
+        assert!(corpus_cache_path(&cache, &tmp.path().join("none.jsonl"), "m").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,12 +20,14 @@ struct Cli {
 enum Command {
     /// Embed texts and print one JSON array per input.
     Embed(cli::embed::EmbedArgs),
-    /// Embed the demo diary in memory and show searches over it.
+    /// Load the demo diary into a data folder (once) and show searches over it.
     Demo(cli::demo::DemoArgs),
     /// Import entries (JSON lines or a BEIR corpus) into a data folder.
     Import(cli::import::ImportArgs),
     /// Search a diary of a data folder.
     Search(cli::search::SearchArgs),
+    /// List a data folder's diaries: id, team, visibility, entry count.
+    Diaries(cli::diaries::DiariesArgs),
     /// Rebuild a data folder's indexes (and re-embed with --reembed).
     Reindex(cli::reindex::ReindexArgs),
     /// Measure retrieval quality on a BEIR data set.
@@ -38,11 +41,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The engine logs a hybrid search's fallback to the text arm and also
+    // returns it as a response warning, which `search` prints; by default
+    // the log line is muted so the warning shows once. Colour codes only
+    // reach a terminal, never a pipe or a file.
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,moltsearch_engine::engine::search=error")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -50,6 +59,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Import(args) => cli::import::run(args),
         Command::Search(args) => cli::search::run(args),
+        Command::Diaries(args) => cli::diaries::run(args),
         Command::Reindex(args) => cli::reindex::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Cid(args) => cli::cid::run(args),

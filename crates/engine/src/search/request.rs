@@ -88,7 +88,8 @@ pub struct SearchRequest {
     pub depth: Option<usize>,
     /// Vector hits farther than this cosine distance are dropped (default 0.6).
     pub max_distance: f32,
-    /// Text matching: all terms (MoltNet's websearch semantics) or any term.
+    /// Text matching: any term (default: it ranks natural-language queries
+    /// best) or all terms (MoltNet's websearch semantics, one option away).
     pub text_match: TextMatch,
     /// Return each hit's per-arm ranks and scores.
     pub explain: bool,
@@ -111,7 +112,7 @@ impl Default for SearchRequest {
             weights: Weights::default(),
             depth: None,
             max_distance: 0.6,
-            text_match: TextMatch::default(),
+            text_match: TextMatch::Any,
             explain: false,
             query_vector: None,
         }

@@ -18,9 +18,9 @@ pub enum ModeArg {
 /// `--text-match` values.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum MatchArg {
-    /// Every term must match (websearch semantics).
+    /// Every term must match (MoltNet's websearch_to_tsquery semantics).
     All,
-    /// Any term may match.
+    /// Any term may match, more matches rank higher (the default).
     Any,
 }
 

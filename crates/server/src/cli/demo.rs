@@ -1,6 +1,6 @@
 //! `moltsearch demo`: the shipped demo diary in a data folder, searched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -16,9 +16,10 @@ use super::model_args::ModelArgs;
 /// Load the demo diary into embedded storage (once) and show hybrid searches.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// The diary, as JSON lines with title, content, tags, entryType, importance, createdAt.
-    #[arg(long, default_value = "data/demo-diary.jsonl")]
-    pub file: PathBuf,
+    /// The diary, as JSON lines with title, content, tags, entryType, importance,
+    /// createdAt (default: the shipped data/demo-diary.jsonl, built into the binary).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     /// Data folder (default: <cache>/demo-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -34,6 +35,9 @@ pub struct DemoArgs {
 
 const DEMO_DIARY: &str = "tern's diary";
 
+/// The shipped demo diary, so `demo` works from any working folder.
+const SHIPPED_DIARY: &str = include_str!("../../../../data/demo-diary.jsonl");
+
 /// Runs the subcommand.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let data_dir = args
@@ -41,8 +45,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| moltsearch_engine::embed::runtime::cache_dir().join("demo-data"));
     let start = Instant::now();
+    let model = args.model.name_for_folder(&data_dir)?;
     let engine = Engine::builder()
-        .embedder(args.model.embedder()?)
+        .embedder(args.model.embedder_for(&model)?)
         .data_dir(&data_dir)
         .open()
         .with_context(|| format!("opening {}", data_dir.display()))?;
@@ -62,7 +67,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => {
             let d =
                 engine.create_diary(Diary::new(team, DEMO_DIARY.into(), Visibility::Private)?)?;
-            load(&engine, &d, &args.file)?;
+            load(&engine, &d, args.file.as_deref())?;
             d
         }
     };
@@ -113,9 +118,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(engine: &Engine, diary: &Diary, file: &PathBuf) -> anyhow::Result<()> {
-    let raw = std::fs::read_to_string(file)
-        .with_context(|| format!("reading demo diary {}", file.display()))?;
+fn load(engine: &Engine, diary: &Diary, file: Option<&Path>) -> anyhow::Result<()> {
+    let (raw, name) = match file {
+        Some(f) => (
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading demo diary {}", f.display()))?,
+            f.display().to_string(),
+        ),
+        None => (
+            SHIPPED_DIARY.to_string(),
+            "data/demo-diary.jsonl".to_string(),
+        ),
+    };
     let mut puts = Vec::new();
     for (i, line) in raw
         .lines()
@@ -124,7 +138,7 @@ fn load(engine: &Engine, diary: &Diary, file: &PathBuf) -> anyhow::Result<()> {
     {
         puts.push(
             entry_line(line, diary.id)
-                .with_context(|| format!("{}:{}: not a diary entry", file.display(), i + 1))?,
+                .with_context(|| format!("{name}:{}: not a diary entry", i + 1))?,
         );
     }
     let start = Instant::now();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use moltsearch_engine::entry::{Diary, Visibility};
 use moltsearch_engine::index::vector::{Quantization, VectorIndexBuilder};
 use moltsearch_engine::{Engine, EngineBuilder};
@@ -55,8 +55,9 @@ impl EngineArgs {
         &self,
         configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
     ) -> anyhow::Result<Engine> {
+        let model = self.model.name_for_folder(&self.data_dir)?;
         let builder = Engine::builder()
-            .embedder(self.model.embedder()?)
+            .embedder(self.model.embedder_for(&model)?)
             .vector_index(VectorIndexBuilder::new().quantization(self.quantize.into()))
             .data_dir(&self.data_dir);
         configure(builder)
@@ -68,27 +69,53 @@ impl EngineArgs {
 /// Which diary a command works on.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DiaryArgs {
-    /// Diary name.
+    /// Diary name, or its id (a UUID, as `moltsearch diaries` lists them).
     #[arg(long)]
     pub diary: String,
-    /// Team owning the diary (default: the nil UUID, "local").
+    /// Team owning the diary (default: the nil UUID, "local"); a diary
+    /// given by id is found in any team.
     #[arg(long, default_value_t = Uuid::nil())]
     pub team: Uuid,
 }
 
-/// The diary called `name` (in `team`), if any.
-pub fn find_diary(engine: &Engine, team: Uuid, name: &str) -> Option<Diary> {
-    engine
+/// The diary `name_or_id` names: the diary with that id (in any team),
+/// else the one diary called so in `team`. `Ok(None)` when there is none;
+/// an error when several share the name, listing their ids, since picking
+/// one would read or write the wrong diary silently.
+pub fn find_diary(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Result<Option<Diary>> {
+    if let Ok(id) = Uuid::parse_str(name_or_id.trim()) {
+        if let Some(d) = engine.get_diary(id) {
+            return Ok(Some(d));
+        }
+    }
+    let mut named: Vec<Diary> = engine
         .list_diaries(Some(team))
         .into_iter()
-        .find(|d| d.name == name)
+        .filter(|d| d.name == name_or_id)
+        .collect();
+    match named.len() {
+        0 | 1 => Ok(named.pop()),
+        n => {
+            let ids: Vec<String> = named.iter().map(|d| d.id.to_string()).collect();
+            bail!(
+                "{n} diaries are named {name_or_id:?} in team {team}; pass one of their ids \
+                 with --diary: {}",
+                ids.join(", ")
+            )
+        }
+    }
 }
 
-/// The diary called `name`, created (private) when missing.
-pub fn diary_named(engine: &Engine, team: Uuid, name: &str) -> anyhow::Result<Diary> {
-    if let Some(d) = find_diary(engine, team, name) {
+/// The diary `name_or_id` names, created (private, called `name_or_id`)
+/// when missing.
+pub fn diary_named(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Result<Diary> {
+    if let Some(d) = find_diary(engine, team, name_or_id)? {
         return Ok(d);
     }
-    let diary = Diary::new(team, name.to_string(), Visibility::Private)?;
+    if Uuid::parse_str(name_or_id.trim()).is_ok() {
+        // A diary asked for by id is never invented under that id's name.
+        bail!("no diary with id {name_or_id}");
+    }
+    let diary = Diary::new(team, name_or_id.to_string(), Visibility::Private)?;
     Ok(engine.create_diary(diary)?)
 }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use moltsearch_engine::embed::{runtime, Embeddings};
 use moltsearch_engine::engine::{Engine, PutEntry};
 use moltsearch_engine::entry::{Diary, NewEntry, Visibility};
-use moltsearch_engine::eval::{evaluate, BeirDataset};
+use moltsearch_engine::eval::{corpus_cache_path, evaluate, BeirDataset};
 use moltsearch_engine::search::fusion::Fusion;
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use uuid::Uuid;
@@ -42,7 +42,8 @@ pub struct BeirArgs {
     /// Arms to run.
     #[arg(long, value_enum, default_value = "hybrid")]
     pub mode: ModeArg,
-    /// Text matching: all terms (MoltNet) or any term.
+    /// Text matching: any term (the default everywhere) or all terms
+    /// (MoltNet's websearch semantics).
     #[arg(long, value_enum, default_value = "any")]
     pub text_match: MatchArg,
     /// Fusion: rrf, weighted:<vector weight>:<text weight>, convex:<alpha>.
@@ -108,16 +109,22 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
         "beir".into(),
         Visibility::Private,
     )?)?;
-    let name = args
-        .dir
-        .file_name()
-        .map_or("beir".into(), |n| n.to_string_lossy().to_string());
-    let cache = (!args.no_vector_cache).then(|| {
-        runtime::cache_dir()
-            .join("eval")
-            .join(format!("{name}-{}.f32", embedder.model_id()))
-    });
-    let vectors = corpus_vectors(&data, &embedder, cache.as_deref())?;
+    let mode = SearchMode::from(args.mode);
+    let vectors = if mode == SearchMode::Text {
+        // The text arm never reads a vector: the model does not run.
+        placeholder_vectors(data.corpus.len(), embedder.dims())?
+    } else {
+        let cache = if args.no_vector_cache {
+            None
+        } else {
+            Some(corpus_cache_path(
+                &runtime::cache_dir().join("eval"),
+                &args.dir.join("corpus.jsonl"),
+                embedder.model_id(),
+            )?)
+        };
+        corpus_vectors(&data, &embedder, cache.as_deref())?
+    };
 
     // Import, keeping BEIR doc ids in a side table (entry id → _id).
     let mut doc_of: HashMap<Uuid, String> = HashMap::with_capacity(data.corpus.len());
@@ -156,7 +163,6 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
 
-    let mode = SearchMode::from(args.mode);
     let start = Instant::now();
     let mut runs: HashMap<String, Vec<String>> = HashMap::new();
     let mut trec = String::new();
@@ -211,6 +217,29 @@ fn beir(args: BeirArgs) -> anyhow::Result<ExitCode> {
 
 fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// Distinct unit vectors standing in for a corpus a text-only run never
+/// embeds: the engine stores a vector per entry, and identical rows would
+/// make a degenerate graph for nothing.
+fn placeholder_vectors(n: usize, dims: usize) -> anyhow::Result<Embeddings> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut flat = Vec::with_capacity(n * dims);
+    for _ in 0..n {
+        let start = flat.len();
+        for _ in 0..dims {
+            // xorshift64: cheap, deterministic, good enough to spread points.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            flat.push((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5);
+        }
+        let norm = flat[start..].iter().map(|x| x * x).sum::<f32>().sqrt();
+        for x in &mut flat[start..] {
+            *x /= norm.max(f32::MIN_POSITIVE);
+        }
+    }
+    Ok(Embeddings::from_flat(dims, flat)?)
 }
 
 /// Embeds the corpus as passages, reusing a cached copy when its size fits.

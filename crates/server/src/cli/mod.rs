@@ -3,6 +3,7 @@
 pub mod cid;
 pub mod common;
 pub mod demo;
+pub mod diaries;
 pub mod embed;
 pub mod engine_args;
 pub mod eval;

@@ -85,12 +85,12 @@ pub const WRITER_MEMORY_BYTES: usize = 50_000_000;
 #[serde(rename_all = "lowercase")]
 pub enum TextMatch {
     /// Postgres `websearch_to_tsquery` semantics: all bare words of a
-    /// conjunction are required (MoltNet-compatible default).
-    #[default]
+    /// conjunction are required (MoltNet-compatible).
     All,
     /// Bare words are alternatives (a document needs one of them, more
     /// matches score higher); phrases stay required, negations excluded,
-    /// `OR` alternatives stay alternatives.
+    /// `OR` alternatives stay alternatives. The default: it ranks best.
+    #[default]
     Any,
 }
 
