@@ -105,6 +105,18 @@ pub enum Error {
         /// What went wrong with it.
         cause: Box<Error>,
     },
+    /// An operating-system call of the engine itself failed (index folders,
+    /// re-embedding swaps, evaluation files): a server error, not the
+    /// caller's.
+    #[error("could not {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("remove", "rename", "read", …).
+        op: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The durable store failed (I/O, corruption, lock, model mismatch).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

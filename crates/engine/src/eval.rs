@@ -81,7 +81,11 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
     let file = std::fs::File::open(path).map_err(|_| missing(path))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+        let line = line.map_err(|source| Error::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -142,8 +146,10 @@ impl BeirDataset {
 /// happens to sit in a folder of the same name never reuses these vectors.
 pub fn corpus_cache_path(cache_dir: &Path, corpus_file: &Path, model_id: &str) -> Result<PathBuf> {
     use sha2::{Digest, Sha256};
-    let io = |e: std::io::Error| {
-        Error::InvalidRequest(format!("hashing corpus {}: {e}", corpus_file.display()))
+    let io = |source: std::io::Error| Error::Io {
+        op: "hash corpus",
+        path: corpus_file.to_path_buf(),
+        source,
     };
     let file = std::fs::File::open(corpus_file).map_err(|_| missing(corpus_file))?;
     let mut hasher = Sha256::new();
@@ -208,8 +214,10 @@ pub fn embed_corpus_cached(
         progress(i * 256 + chunk.len());
     }
     if let Some(path) = cache {
-        let io = |e: std::io::Error| {
-            Error::InvalidRequest(format!("writing vector cache {}: {e}", path.display()))
+        let io = |source: std::io::Error| Error::Io {
+            op: "write vector cache",
+            path: path.to_path_buf(),
+            source,
         };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;

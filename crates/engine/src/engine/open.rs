@@ -97,10 +97,11 @@ fn remove_dir(path: &Path) -> Result<()> {
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::InvalidRequest(format!(
-            "cannot remove damaged index folder {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(Error::Io {
+            op: "remove index folder",
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 

@@ -51,7 +51,11 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |e| Error::InvalidRequest(format!("{op} {}: {e}", path.display()))
+    move |source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Makes renames in `dir`'s parent durable.
