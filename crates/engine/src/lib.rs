@@ -20,5 +20,18 @@ pub mod index;
 pub mod search;
 pub mod store;
 
-pub use engine::{Engine, EngineBuilder};
+pub use embed::Embedder;
+pub use engine::{BulkLoad, Engine, EngineBuilder, ListRequest, ListResponse, PutEntry, TagCount};
+pub use entry::{
+    Diary, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind, RelationStatus,
+    Visibility,
+};
 pub use error::{Error, Result};
+pub use search::request::{Filters, Scope, SearchHit, SearchMode, SearchRequest, SearchResponse};
+pub use store::{Access, Durability, StoreError};
+
+// The README's library example, compiled (not run: it needs the model) by
+// `cargo test --doc`, so it cannot drift from the API.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
