@@ -9,6 +9,22 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Variants are structured (paths, expected/got values) so callers such as the
 /// server can map them to precise responses instead of parsing messages.
+///
+/// # HTTP status classes
+///
+/// How a server should answer each variant (the caller's fault is a 4xx, and
+/// nothing was stored; the engine's or the machine's is a 5xx):
+///
+/// | variant | status |
+/// |---|---|
+/// | `InvalidRequest`, `WrongVectorDimension`, `Entry` (a rule of the data model), `InBatch` (by its cause) | 400 (422 where a server distinguishes syntax from semantics) |
+/// | `NotFound` | 404 |
+/// | `AlreadyExists`, `Entry(ImmutableSigned / SignedNotDeletable)` | 409 |
+/// | `Store(ReadOnly)` | 405 or 503 (this process cannot write; another one can) |
+/// | `Store(Locked)` | 503 (retry later) |
+/// | `EmbedderClosed`, `Inference`, `Tokenize` | 503 / 500 |
+/// | `Io`, `Store(Io / Corrupt / Poisoned / …)`, `TextIndex`, `VectorIndex` on stored data | 500 |
+/// | `RuntimeMissing`, `RuntimeLoad`, `ModelMissing`, `ModelLoad`, `UnknownModel`, `InvalidConfig` | 500 at start-up (a configuration error, not a request's) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -203,7 +203,7 @@ impl TextIndex {
 
     /// Opens the index in `dir` for a process that must not write there
     /// (another may own it): adds, deletes and commits work as usual but
-    /// stay in this process's memory (see [`overlay`]). Fails if `dir`
+    /// stay in this process's memory (an overlay directory, `index::text::overlay`). Fails if `dir`
     /// holds no readable index.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<TextIndex, TextIndexError> {
         let path = dir.as_ref().to_path_buf();
