@@ -5,7 +5,8 @@
 //! Run: `cargo bench -p moltsearch-engine --bench search` (after
 //! `scripts/bootstrap.sh`; the first run embeds the corpus, several minutes
 //! on 2 cores, and caches the vectors in `<cache>/eval/`).
-//! Set `MOLTSEARCH_BENCH_DOCS` to use fewer documents.
+//! Set `MOLTSEARCH_BENCH_DOCS` to use fewer documents. The last two cases
+//! share the hybrid queries between 1 and 2 threads (time per query).
 
 use std::time::{Duration, Instant};
 
@@ -151,6 +152,32 @@ fn search_benches(c: &mut Criterion) {
             s.engine.search(&req).unwrap()
         })
     });
+    // Concurrency: the same hybrid queries shared by 1 and by 2 threads;
+    // the time is per query, so 2 threads scale when it halves. Searches
+    // take no write lock (access counts are sharded), so on 2 cores they
+    // should.
+    for threads in [1usize, 2] {
+        g.bench_function(format!("hybrid_all_{threads}_threads"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|scope| {
+                    for t in 0..threads {
+                        let (s, team) = (&s, &team);
+                        scope.spawn(move || {
+                            for i in (t as u64..iters).step_by(threads) {
+                                let (text, vector) = &s.queries[i as usize % s.queries.len()];
+                                let mut req = SearchRequest::new(text.clone(), team.clone());
+                                req.text_match = TextMatch::Any;
+                                req.query_vector = Some(vector.clone());
+                                s.engine.search(&req).unwrap();
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     g.finish();
 }
 
