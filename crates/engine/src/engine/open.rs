@@ -126,18 +126,27 @@ fn discard(what: &str, dir: &Path, problem: &str) -> Result<()> {
     remove_dir(dir)
 }
 
+/// The opened text index if it can be used with a log ending at
+/// `last_seq`, or why not (it failed to open, its stamp is unreadable, or
+/// it is ahead of the log).
+fn usable_text(
+    opened: std::result::Result<TextIndex, crate::index::text::TextIndexError>,
+    last_seq: u64,
+) -> std::result::Result<TextIndex, String> {
+    let text = opened.map_err(|e| e.to_string())?;
+    let stamp = text.stamp().map_err(|e| e.to_string())?;
+    match ahead_of_log(stamp, last_seq) {
+        Some(problem) => Err(problem),
+        None => Ok(text),
+    }
+}
+
 /// Opens (or creates) the text index in `dir`. A damaged index, or one
 /// stamped beyond `last_seq`, is deleted and recreated empty.
 pub(crate) fn text_index(dir: &Path, last_seq: u64, report: &mut OpenReport) -> Result<TextIndex> {
-    let problem = match TextIndex::open_or_create(dir) {
-        Ok(text) => match text.stamp() {
-            Ok(stamp) => match ahead_of_log(stamp, last_seq) {
-                Some(problem) => problem,
-                None => return Ok(text),
-            },
-            Err(e) => e.to_string(),
-        },
-        Err(e) => e.to_string(),
+    let problem = match usable_text(TextIndex::open_or_create(dir), last_seq) {
+        Ok(text) => return Ok(text),
+        Err(problem) => problem,
     };
     report.text_rebuilt = true;
     discard("text", dir, &problem)?;
@@ -154,15 +163,9 @@ pub(crate) fn text_index_read_only(
     last_seq: u64,
     report: &mut OpenReport,
 ) -> Result<TextIndex> {
-    let problem = match TextIndex::open_read_only(dir) {
-        Ok(text) => match text.stamp() {
-            Ok(stamp) => match ahead_of_log(stamp, last_seq) {
-                Some(problem) => problem,
-                None => return Ok(text),
-            },
-            Err(e) => e.to_string(),
-        },
-        Err(e) => e.to_string(),
+    let problem = match usable_text(TextIndex::open_read_only(dir), last_seq) {
+        Ok(text) => return Ok(text),
+        Err(problem) => problem,
     };
     tracing::warn!(dir = %dir.display(), problem = %problem,
         "read-only open: indexing the text in memory (the folder's text index is not usable)");
