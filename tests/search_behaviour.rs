@@ -463,16 +463,25 @@ fn bad_requests_are_typed_errors() {
     let f = fixture();
     let mut r = f.req("x");
     r.limit = 0;
-    assert!(matches!(
-        f.engine.search(&r),
-        Err(moltsearch_engine::Error::InvalidRequest(_))
-    ));
+    match f.engine.search(&r) {
+        Err(moltsearch_engine::Error::Invalid(e)) => {
+            assert_eq!(e.field, "limit");
+            assert!(e.reason.contains("1..=1000"), "{}", e.reason);
+        }
+        other => panic!("expected an invalid limit, got {other:?}"),
+    }
     let mut r = f.req("x");
     r.weights.recency = 3.0;
-    assert!(matches!(
-        f.engine.search(&r),
-        Err(moltsearch_engine::Error::InvalidRequest(_))
-    ));
+    match f.engine.search(&r) {
+        Err(moltsearch_engine::Error::Invalid(e)) => assert_eq!(e.field, "wRecency"),
+        other => panic!("expected an invalid wRecency, got {other:?}"),
+    }
+    let mut r = f.req("x");
+    r.offset = 10_000;
+    match f.engine.search(&r) {
+        Err(moltsearch_engine::Error::Invalid(e)) => assert_eq!(e.field, "offset"),
+        other => panic!("expected an invalid offset, got {other:?}"),
+    }
     let err = f
         .engine
         .put_entry(NewEntry::new(Uuid::now_v7(), "no such diary"))

@@ -17,12 +17,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// | variant | status |
 /// |---|---|
-/// | `InvalidRequest`, `WrongVectorDimension`, `Entry` (a rule of the data model), `InBatch` (by its cause) | 400 (422 where a server distinguishes syntax from semantics) |
+/// | `Invalid` (its `field` names the field), `WrongVectorDimension`, `Entry` (a rule of the data model), `InBatch` (by its cause) | 400 (422 where a server distinguishes syntax from semantics) |
 /// | `NotFound` | 404 |
 /// | `AlreadyExists`, `Entry(ImmutableSigned / SignedNotDeletable)` | 409 |
 /// | `Store(ReadOnly)` | 405 or 503 (this process cannot write; another one can) |
 /// | `Store(Locked)` | 503 (retry later) |
 /// | `EmbedderClosed`, `Inference`, `Tokenize` | 503 / 500 |
+/// | `DataFile` | 400 for an uploaded file, else a start-up error |
 /// | `Io`, `Store(Io / Corrupt / Poisoned / …)`, `TextIndex`, `VectorIndex` on stored data | 500 |
 /// | `RuntimeMissing`, `RuntimeLoad`, `ModelMissing`, `ModelLoad`, `UnknownModel`, `InvalidConfig` | 500 at start-up (a configuration error, not a request's) |
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +111,21 @@ pub enum Error {
         /// The id.
         id: uuid::Uuid,
     },
-    /// A request parameter is out of range; the message names it.
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
+    /// A request field is out of range: the field and the reason as data
+    /// (`err.field` for a problem body's pointer).
+    #[error(transparent)]
+    Invalid(#[from] crate::search::invalid::InvalidField),
+    /// A data file given to the engine (an evaluation set) is missing or
+    /// malformed: the caller's file, not the engine's state.
+    #[error("{}{}: {reason}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    DataFile {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line, when the problem is on one.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
     /// One item of a batch failed; nothing of the batch was stored.
     #[error("batch item {index}: {cause}")]
     InBatch {

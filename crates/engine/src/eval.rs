@@ -71,10 +71,13 @@ pub struct BeirDataset {
 }
 
 fn missing(path: &Path) -> Error {
-    Error::InvalidRequest(format!(
-        "BEIR file {} not found (shared data is located through {SHARED_ENV}, default ../shared)",
-        path.display()
-    ))
+    Error::DataFile {
+        path: path.to_path_buf(),
+        line: None,
+        reason: format!(
+            "BEIR file not found (shared data is located through {SHARED_ENV}, default ../shared)"
+        ),
+    }
 }
 
 fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
@@ -89,10 +92,11 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(
-            serde_json::from_str(&line)
-                .map_err(|e| Error::InvalidRequest(format!("{}:{}: {e}", path.display(), i + 1)))?,
-        );
+        out.push(serde_json::from_str(&line).map_err(|e| Error::DataFile {
+            path: path.to_path_buf(),
+            line: Some(i + 1),
+            reason: e.to_string(),
+        })?);
     }
     Ok(out)
 }
@@ -106,13 +110,10 @@ pub fn read_qrels(path: &Path) -> Result<Qrels> {
         if cols.len() < 3 {
             continue;
         }
-        let score: i32 = cols[2].trim().parse().map_err(|_| {
-            Error::InvalidRequest(format!(
-                "{}:{}: bad score {:?}",
-                path.display(),
-                i + 1,
-                cols[2]
-            ))
+        let score: i32 = cols[2].trim().parse().map_err(|_| Error::DataFile {
+            path: path.to_path_buf(),
+            line: Some(i + 1),
+            reason: format!("bad score {:?}", cols[2]),
         })?;
         qrels
             .entry(cols[0].to_string())

@@ -27,6 +27,7 @@ pub use entry::{
     Visibility,
 };
 pub use error::{Error, Result};
+pub use search::invalid::InvalidField;
 pub use search::request::{Filters, Scope, SearchHit, SearchMode, SearchRequest, SearchResponse};
 pub use store::{Access, Durability, StoreError};
 

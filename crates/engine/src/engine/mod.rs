@@ -40,6 +40,7 @@ use crate::entry::{
 use crate::index::text::TextIndex;
 use crate::index::vector::{VectorIndex, VectorIndexBuilder};
 use crate::index::DocId;
+use crate::search::invalid::InvalidField;
 use crate::search::request::{check_page, Filters, Scope, SearchHit, SearchMode, SearchResponse};
 use crate::store::{Access, Durability, Record, Store, StoreOptions, StoredEntry};
 use crate::{Error, Result};
@@ -826,7 +827,8 @@ impl Engine {
     /// Stores one entry.
     pub fn put_entry(&self, entry: impl Into<PutEntry>) -> Result<EntryRecord> {
         let mut out = self.put_entries(vec![entry.into()])?;
-        out.pop().ok_or(Error::InvalidRequest("empty batch".into()))
+        out.pop()
+            .ok_or_else(|| InvalidField::new("entries", "the batch is empty").into())
     }
 
     /// Stores a batch: validated as a whole (the first invalid entry fails
@@ -857,11 +859,11 @@ impl Engine {
             });
         }
         if vectors.len() != batch.len() {
-            return Err(Error::InvalidRequest(format!(
-                "{} entries but {} vectors",
-                batch.len(),
-                vectors.len()
-            )));
+            return Err(InvalidField::new(
+                "vectors",
+                format!("{} entries but {} vectors", batch.len(), vectors.len()),
+            )
+            .into());
         }
         // The vectors' values are checked in `put_batch`, on the path the
         // model's own vectors take too.
@@ -921,11 +923,11 @@ impl Engine {
         // model included) must never reach the log, or every later open of
         // the folder would fail on it.
         if vectors.len() != entries.len() {
-            return Err(Error::InvalidRequest(format!(
-                "{} entries but {} vectors",
-                entries.len(),
-                vectors.len()
-            )));
+            // Given vectors were counted above: this is the model's doing.
+            return Err(Error::Inference {
+                model: self.inner.embedder.model_id().to_string(),
+                message: format!("{} passages but {} vectors", entries.len(), vectors.len()),
+            });
         }
         for (index, row) in vectors.rows().enumerate() {
             crate::index::vector::check(self.inner.embedder.dims(), row).map_err(|e| {
@@ -1255,7 +1257,7 @@ impl Engine {
 
     /// Entries newest first under filters, with the exact total.
     pub fn list(&self, req: &ListRequest) -> Result<ListResponse> {
-        check_page(req.limit, req.offset).map_err(Error::InvalidRequest)?;
+        check_page(req.limit, req.offset)?;
         let cat = self.inner.catalog.read();
         let allow = cat.allowed(&req.scope, &req.filters);
         let (entries, total) = newest_first(&cat, &allow, req.offset, req.limit);

@@ -297,9 +297,13 @@ pub(crate) fn reconcile_vectors(
     for chunk in missing.chunks(CATCH_UP_ROWS) {
         let mut flat = Vec::with_capacity(chunk.len() * dims);
         for &doc in chunk {
-            let v = store.vector(doc).ok_or(Error::InvalidRequest(format!(
-                "the store has entry doc {doc} but no vector for it"
-            )))?;
+            let v = store
+                .vector(doc)
+                .ok_or_else(|| crate::store::StoreError::Corrupt {
+                    file: store.path(),
+                    offset: 0,
+                    reason: format!("the store has entry doc {doc} but no vector for it"),
+                })?;
             flat.extend_from_slice(&v);
         }
         vectors.insert_batch(chunk, &flat)?;

@@ -17,7 +17,7 @@ impl Engine {
     /// newest first. If the query cannot be embedded, a hybrid search runs
     /// on the text arm alone and says so in `warnings` and `mode`.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
-        req.validate().map_err(Error::InvalidRequest)?;
+        req.validate()?;
         let allow = self.inner.catalog.read().allowed(&req.scope, &req.filters);
         if req.query.trim().is_empty() {
             let cat = self.inner.catalog.read();

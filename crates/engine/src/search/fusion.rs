@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::invalid::InvalidField;
 use crate::index::DocId;
 
 /// How the two arms' rankings combine.
@@ -46,13 +47,16 @@ impl Default for Fusion {
 }
 
 impl Fusion {
-    /// Checks parameter ranges; returns a message naming the bad one.
-    pub fn validate(&self) -> Result<(), String> {
-        let unit = |name: &str, v: f32| {
+    /// Checks parameter ranges; the error names the bad one.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        let unit = |name: &'static str, v: f32| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("{name} must be within 0..=1, got {v}"))
+                Err(InvalidField::new(
+                    name,
+                    format!("must be within 0..=1, got {v}"),
+                ))
             }
         };
         match *self {
@@ -66,7 +70,10 @@ impl Fusion {
                 unit("vectorWeight", vector_weight)?;
                 unit("textWeight", text_weight)?;
                 if vector_weight + text_weight <= 0.0 {
-                    return Err("vectorWeight + textWeight must be > 0".into());
+                    return Err(InvalidField::new(
+                        "vectorWeight",
+                        "vectorWeight + textWeight must be > 0",
+                    ));
                 }
                 Ok(())
             }
@@ -75,11 +82,14 @@ impl Fusion {
     }
 }
 
-fn positive_k(k: f32) -> Result<(), String> {
+fn positive_k(k: f32) -> Result<(), InvalidField> {
     if k.is_finite() && k > 0.0 && k <= 10_000.0 {
         Ok(())
     } else {
-        Err(format!("fusion k must be within (0, 10000], got {k}"))
+        Err(InvalidField::new(
+            "k",
+            format!("fusion k must be within (0, 10000], got {k}"),
+        ))
     }
 }
 
@@ -197,15 +207,19 @@ impl Default for Weights {
 }
 
 impl Weights {
-    /// Checks every weight is within 0..=1.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every weight is within 0..=1 (fields named as MoltNet's
+    /// search API names them: `wRelevance`, `wRecency`, `wImportance`).
+    pub fn validate(&self) -> Result<(), InvalidField> {
         for (name, v) in [
-            ("relevance", self.relevance),
-            ("recency", self.recency),
-            ("importance", self.importance),
+            ("wRelevance", self.relevance),
+            ("wRecency", self.recency),
+            ("wImportance", self.importance),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!("weight {name} must be within 0..=1, got {v}"));
+                return Err(InvalidField::new(
+                    name,
+                    format!("must be within 0..=1, got {v}"),
+                ));
             }
         }
         Ok(())
@@ -284,15 +298,14 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_named() {
-        assert!(Fusion::Rrf { k: 0.0 }.validate().unwrap_err().contains('k'));
-        assert!(Fusion::Convex { alpha: 2.0 }
-            .validate()
-            .unwrap_err()
-            .contains("alpha"));
+        assert_eq!(Fusion::Rrf { k: 0.0 }.validate().unwrap_err().field, "k");
+        let alpha = Fusion::Convex { alpha: 2.0 }.validate().unwrap_err();
+        assert_eq!(alpha.field, "alpha");
+        assert!(alpha.reason.contains("0..=1"), "{}", alpha.reason);
         let w = Weights {
             recency: -1.0,
             ..Weights::default()
         };
-        assert!(w.validate().unwrap_err().contains("recency"));
+        assert_eq!(w.validate().unwrap_err().field, "wRecency");
     }
 }

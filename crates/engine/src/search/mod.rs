@@ -5,9 +5,11 @@
 //!   index executes and the hybrid search inspects;
 //! - [`request`]: what a search asks for (scope, filters, paging, weights)
 //!   and what it answers;
+//! - [`invalid`]: a refused request field, as data;
 //! - [`fusion`]: reciprocal rank fusion and its variants, and the final
 //!   recency/importance re-weighting.
 
 pub mod fusion;
+pub mod invalid;
 pub mod query;
 pub mod request;

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::fusion::{Fusion, Weights};
+use super::invalid::InvalidField;
 use crate::entry::{EntryRecord, EntryType};
 use crate::index::text::TextMatch;
 
@@ -133,16 +134,22 @@ pub const MAX_WINDOW: usize = 10_000;
 /// lists, so such pages are slices of one ranking and concatenate to it.
 pub const MIN_ARM_DEPTH: usize = 100;
 
-/// Checks a page (`limit`, `offset`) of a search or a list; the message
+/// Checks a page (`limit`, `offset`) of a search or a list; the error
 /// names the field.
-pub fn check_page(limit: usize, offset: usize) -> Result<(), String> {
+pub fn check_page(limit: usize, offset: usize) -> Result<(), InvalidField> {
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(format!("limit must be within 1..={MAX_LIMIT}, got {limit}"));
+        return Err(InvalidField::new(
+            "limit",
+            format!("must be within 1..={MAX_LIMIT}, got {limit}"),
+        ));
     }
     if offset.saturating_add(limit) > MAX_WINDOW {
-        return Err(format!(
-            "offset + limit must be at most {MAX_WINDOW}, got {}",
-            offset.saturating_add(limit)
+        return Err(InvalidField::new(
+            "offset",
+            format!(
+                "offset + limit must be at most {MAX_WINDOW}, got {}",
+                offset.saturating_add(limit)
+            ),
         ));
     }
     Ok(())
@@ -158,26 +165,32 @@ impl SearchRequest {
         }
     }
 
-    /// Checks ranges; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks ranges; the error names the field.
+    pub fn validate(&self) -> Result<(), InvalidField> {
         check_page(self.limit, self.offset)?;
         if let Some(d) = self.depth {
             if d == 0 || d > MAX_WINDOW * 2 {
-                return Err(format!(
-                    "depth must be within 1..={}, got {d}",
-                    MAX_WINDOW * 2
+                return Err(InvalidField::new(
+                    "depth",
+                    format!("must be within 1..={}, got {d}", MAX_WINDOW * 2),
                 ));
             }
         }
         if !(0.0..=2.0).contains(&self.max_distance) {
-            return Err(format!(
-                "maxDistance must be within 0..=2 (cosine distance), got {}",
-                self.max_distance
+            return Err(InvalidField::new(
+                "maxDistance",
+                format!(
+                    "must be within 0..=2 (cosine distance), got {}",
+                    self.max_distance
+                ),
             ));
         }
         if let (Some(b), Some(a)) = (self.filters.created_before, self.filters.created_after) {
             if b <= a {
-                return Err("createdBefore must be later than createdAfter".into());
+                return Err(InvalidField::new(
+                    "createdBefore",
+                    "must be later than createdAfter",
+                ));
             }
         }
         self.fusion.validate()?;
