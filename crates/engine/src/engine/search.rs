@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use roaring::RoaringBitmap;
 use time::OffsetDateTime;
 
-use super::{list_response, now, Engine};
+use super::read::list_response;
+use super::write::now;
+use super::Engine;
 use crate::index::DocId;
 use crate::search::fusion::{self, ArmHit};
 use crate::search::query::{Literal, ParsedQuery};
