@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use super::builder::{Config, Quantization};
+use super::config::{Config, Quantization};
 use super::graph::{Graph, Layer, NONE};
 use super::mapped::{le_bytes, Backing, Pod};
 use super::quant::Codes;

@@ -155,6 +155,7 @@
 //! `vector_bytes_mapped`).
 
 mod builder;
+mod config;
 mod file;
 mod flat;
 mod graph;
@@ -171,8 +172,9 @@ use std::path::{Path, PathBuf};
 
 use roaring::RoaringBitmap;
 
-pub use self::builder::{
-    PersistHook, Quantization, SearchParams, StampSource, VectorIndexBuilder, DEFAULT_DIMS,
+pub use self::builder::VectorIndexBuilder;
+pub use self::config::{
+    PersistHook, Quantization, SearchParams, StampSource, DEFAULT_DIMS,
     DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION,
     DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR,
     DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,

@@ -30,7 +30,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::builder::{Config, PersistHook, Quantization, SearchParams, StampSource};
+use super::config::{Config, PersistHook, Quantization, SearchParams, StampSource};
 use super::file::{self, Manifest, ManifestEntry};
 use super::flat::prepare_batch;
 use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
