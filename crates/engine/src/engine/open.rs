@@ -258,12 +258,9 @@ pub(crate) fn vector_index(
         Some(store) => store.sync().map_err(std::io::Error::other),
         None => Err(std::io::Error::other("the store is closed")),
     });
-    let weak: Weak<Store> = Arc::downgrade(store);
-    let stamp = Arc::new(move || weak.upgrade().map_or(0, |s| s.last_seq()));
     let build = |b: VectorIndexBuilder| {
         b.directory(dir)
             .before_persist(hook.clone())
-            .stamp(stamp.clone())
             .build()
     };
     let problem = match build(builder.clone()) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::config::{
-    Config, PersistHook, Quantization, SearchParams, StampSource, DEFAULT_DIMS,
+    Config, PersistHook, Quantization, SearchParams, DEFAULT_DIMS,
     DEFAULT_EF_CONSTRUCTION, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS,
     DEFAULT_M, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
 };
@@ -59,7 +59,6 @@ impl VectorIndexBuilder {
                 directory: None,
                 read_only: false,
                 before_persist: None,
-                stamp: None,
             },
         }
     }
@@ -194,17 +193,6 @@ impl VectorIndexBuilder {
         hook: Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>,
     ) -> Self {
         self.cfg.before_persist = Some(PersistHook(hook));
-        self
-    }
-
-    /// Records `source()` in each manifest write of a persisted index, read
-    /// before the [`before_persist`](Self::before_persist) hook runs: every
-    /// doc in the listed segments was inserted before, so the stamp is a
-    /// position the persisted index *includes* (the engine passes its log's
-    /// last sequence number). Read back with
-    /// [`SegmentedIndex::persisted_stamp`].
-    pub fn stamp(mut self, source: Arc<dyn Fn() -> u64 + Send + Sync>) -> Self {
-        self.cfg.stamp = Some(StampSource(source));
         self
     }
 

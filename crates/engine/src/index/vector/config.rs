@@ -93,17 +93,6 @@ impl std::fmt::Debug for PersistHook {
     }
 }
 
-/// Reads the position recorded with each manifest write (see
-/// [`VectorIndexBuilder::stamp`](super::VectorIndexBuilder::stamp)).
-#[derive(Clone)]
-pub struct StampSource(pub Arc<dyn Fn() -> u64 + Send + Sync>);
-
-impl std::fmt::Debug for StampSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StampSource(..)")
-    }
-}
-
 /// Everything the live index needs to know, after validation.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -122,7 +111,6 @@ pub(crate) struct Config {
     /// Load the persisted segments but never write or delete a file there.
     pub(crate) read_only: bool,
     pub(crate) before_persist: Option<PersistHook>,
-    pub(crate) stamp: Option<StampSource>,
 }
 
 /// Query-time knobs: they can be changed on a live index without a rebuild

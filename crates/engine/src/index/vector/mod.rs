@@ -83,7 +83,7 @@
 //!
 //! ```text
 //! <dir>/segments.json      manifest: format, dims, next id, live segment files (oldest first),
-//!                          and the caller's stamp (the engine: the log position included)
+//!                          and the stamp (the last position pushed by `set_applied`)
 //! <dir>/segment-<id>.vec   one sealed segment, written once, never modified
 //! ```
 //!
@@ -121,9 +121,9 @@
 //! are deleted on the next open. Ids are allocated when a job is picked and
 //! never reused, so a higher id always holds newer data: a doc found in two
 //! listed segments (an old copy whose tombstone was not persisted) is taken
-//! from the newest one. With a [`stamp`](VectorIndexBuilder::stamp) source,
-//! the manifest records the caller's position read before the hook runs
-//! (every listed doc was inserted before it), which
+//! from the newest one. The manifest records the last position the owner
+//! pushed with [`VectorIndex::set_applied`] before the segment list was
+//! captured (every change up to it was inserted before), which
 //! [`SegmentedIndex::persisted_stamp`] returns after reopening.
 //!
 //! What is *not* persisted: write buffers and tombstones. After reopening,
@@ -174,7 +174,7 @@ use roaring::RoaringBitmap;
 
 pub use self::builder::VectorIndexBuilder;
 pub use self::config::{
-    PersistHook, Quantization, SearchParams, StampSource, DEFAULT_DIMS,
+    PersistHook, Quantization, SearchParams, DEFAULT_DIMS,
     DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION,
     DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR,
     DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,
@@ -389,6 +389,16 @@ pub trait VectorIndex: Send + Sync {
 
     /// Removes `doc`; returns whether it was present.
     fn delete(&self, doc: DocId) -> bool;
+
+    /// Tells the index that the vectors of every change up to position
+    /// `seq` (the engine: its log's sequence number) have been inserted or
+    /// deleted. A persisted index records the last value pushed before a
+    /// manifest captures its segment list, so that stamp never claims a
+    /// change the listed segments (or the owner's re-insert after
+    /// reopening) lack; read back with
+    /// [`SegmentedIndex::persisted_stamp`]. Values lower than one already
+    /// pushed are ignored. A no-op for indexes that do not persist.
+    fn set_applied(&self, _seq: u64) {}
 
     /// The `k` live docs nearest to `query` among those in `filter` (all live
     /// docs if `None`), sorted by distance then doc id.

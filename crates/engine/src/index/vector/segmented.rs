@@ -30,7 +30,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::config::{Config, PersistHook, Quantization, SearchParams, StampSource};
+use super::config::{Config, PersistHook, Quantization, SearchParams};
 use super::file::{self, Manifest, ManifestEntry};
 use super::flat::prepare_batch;
 use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
@@ -316,7 +316,9 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
 struct Disk {
     dir: PathBuf,
     hook: Option<PersistHook>,
-    stamp: Option<StampSource>,
+    /// The last position pushed by [`VectorIndex::set_applied`] (starting
+    /// at the loaded manifest's stamp): every change up to it was inserted.
+    applied: Mutex<Option<u64>>,
     /// Taken (lock order: disk, then writer) for a segment file write, the
     /// install that follows and the manifest write.
     state: Mutex<DiskState>,
@@ -339,6 +341,10 @@ impl Disk {
     /// no longer lists. Failures are logged: the in-memory index is intact
     /// and the next call retries.
     fn sync_manifest(&self, inner: &Inner, state: &mut DiskState) {
+        // Read before the segment list is captured: the changes up to it
+        // were inserted before it was pushed, so they are in `snap` (listed,
+        // or in a buffer the owner re-inserts after reopening).
+        let stamp = *self.applied.lock();
         let snap = inner.load();
         let mut entries: Vec<ManifestEntry> = snap
             .segments
@@ -355,8 +361,6 @@ impl Disk {
         entries.sort_by_key(|e| e.id);
         let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
         if ids != state.listed {
-            // Read before the hook: every doc in `snap` was inserted earlier.
-            let stamp = self.stamp.as_ref().map(|s| (s.0)());
             if let Some(hook) = &self.hook {
                 if let Err(e) = (hook.0)() {
                     tracing::warn!(error = %e, "before_persist hook failed; vector index manifest not written");
@@ -475,7 +479,7 @@ impl SegmentedIndex {
                 disk = Some(Disk {
                     dir: dir.clone(),
                     hook: cfg.before_persist.clone(),
-                    stamp: cfg.stamp.clone(),
+                    applied: Mutex::new(state.stamp),
                     state: Mutex::new(state),
                 });
             }
@@ -651,9 +655,10 @@ impl SegmentedIndex {
         }
     }
 
-    /// The stamp of the manifest on disk (see [`VectorIndexBuilder::stamp`]):
-    /// `None` without a directory, before the first manifest write, or for
-    /// a manifest written without a stamp source.
+    /// The stamp of the manifest on disk: the last position pushed by
+    /// [`set_applied`](VectorIndex::set_applied) before that manifest
+    /// captured its segment list. `None` without a directory, or while no
+    /// manifest with a stamp was written (nothing pushed yet).
     pub fn persisted_stamp(&self) -> Option<u64> {
         match &self.inner.disk {
             Some(d) => d.state.lock().stamp,
@@ -1092,6 +1097,13 @@ impl VectorIndex for SegmentedIndex {
 
     fn delete(&self, doc: DocId) -> bool {
         self.write(|snap, _| snap.delete(doc))
+    }
+
+    fn set_applied(&self, seq: u64) {
+        if let Some(disk) = &self.inner.disk {
+            let mut applied = disk.applied.lock();
+            *applied = Some(applied.map_or(seq, |a| a.max(seq)));
+        }
     }
 
     fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>> {
