@@ -9,7 +9,7 @@ use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::engine::{Engine, OpenReport, PutEntry, TEXT_DIR, VECTORS_DIR};
 use moltsearch_engine::entry::{Diary, EntryPatch, NewEntry, Visibility};
 use moltsearch_engine::index::text::TextIndex;
-use moltsearch_engine::index::vector::{VectorIndex, VectorIndexBuilder};
+use moltsearch_engine::index::vector::{VectorIndexBuilder, VectorRead, VectorWrite};
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use uuid::Uuid;
 

@@ -63,8 +63,8 @@ pub use error::{IndexLocation, TextIndexError, TextOp};
 use schema::Fields;
 
 use crate::index::DocId;
-pub use crate::query::TextMatch;
 use crate::query::ParsedQuery;
+pub use crate::query::TextMatch;
 
 /// Memory budget of the index writer, split across its indexing threads
 /// (tantivy flushes a segment when a thread's share fills up).

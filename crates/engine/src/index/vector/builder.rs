@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::config::{
-    Config, PersistHook, Quantization, SearchParams, DEFAULT_DIMS,
-    DEFAULT_EF_CONSTRUCTION, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS,
-    DEFAULT_M, DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
+    Config, PersistHook, Quantization, SearchParams, DEFAULT_DIMS, DEFAULT_EF_CONSTRUCTION,
+    DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS,
+    DEFAULT_REBUILD_RATIO, DEFAULT_SEAL_THRESHOLD,
 };
 use super::flat::FlatIndex;
 use super::graph::HnswParams;
@@ -19,7 +19,7 @@ use crate::{Error, Result};
 /// Fluent configuration for [`SegmentedIndex`] (and [`FlatIndex`]).
 ///
 /// ```
-/// use moltsearch_engine::index::vector::{VectorIndex, VectorIndexBuilder};
+/// use moltsearch_engine::index::vector::{VectorIndexBuilder, VectorRead, VectorWrite};
 /// # fn main() -> moltsearch_engine::Result<()> {
 /// let index = VectorIndexBuilder::new().dims(3).ef_search(32).build()?;
 /// index.insert(7, &[0.0, 0.6, 0.8])?;
@@ -166,8 +166,8 @@ impl VectorIndexBuilder {
     /// every segment a background job seals, rebuilds or merges is written
     /// to its own file before it is installed. Write buffers are not
     /// persisted: after reopening, insert the docs missing from
-    /// [`VectorIndex::members`](super::VectorIndex::members) and
-    /// [`retain`](super::VectorIndex::retain) the ones still wanted. See the
+    /// [`VectorRead::members`](super::VectorRead::members) and
+    /// [`retain`](super::VectorWrite::retain) the ones still wanted. See the
     /// [module docs](super) for the file format and the crash story.
     pub fn directory(mut self, path: impl AsRef<Path>) -> Self {
         self.cfg.directory = Some(path.as_ref().to_owned());

@@ -567,7 +567,7 @@ pub(crate) struct Manifest {
     /// Oldest first; on a doc listed twice, the newest segment wins.
     pub(crate) segments: Vec<ManifestEntry>,
     /// The owner's position included by these segments (the last one
-    /// pushed by `VectorIndex::set_applied`); absent while none was pushed.
+    /// pushed by `VectorWrite::set_applied`); absent while none was pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) stamp: Option<u64>,
 }

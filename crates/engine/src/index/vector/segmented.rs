@@ -36,7 +36,10 @@ use super::flat::prepare_batch;
 use super::segment::{Buffer, Kind, Part, Segment, CHUNK_ROWS};
 use super::store::VectorStore;
 use super::topk::merge;
-use super::{prepare, vector_error, Hit, VectorIndex, VectorIndexBuilder, VectorIndexError};
+use super::{
+    prepare, vector_error, Hit, VectorIndexBuilder, VectorIndexError, VectorLifecycle, VectorRead,
+    VectorWrite,
+};
 use crate::count_guard::CountGuard;
 use crate::index::DocId;
 use crate::Result;
@@ -316,7 +319,7 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
 struct Disk {
     dir: PathBuf,
     hook: Option<PersistHook>,
-    /// The last position pushed by [`VectorIndex::set_applied`] (starting
+    /// The last position pushed by [`VectorWrite::set_applied`] (starting
     /// at the loaded manifest's stamp): every change up to it was inserted.
     applied: Mutex<Option<u64>>,
     /// Taken (lock order: disk, then writer) for a segment file write, the
@@ -656,7 +659,7 @@ impl SegmentedIndex {
     }
 
     /// The stamp of the manifest on disk: the last position pushed by
-    /// [`set_applied`](VectorIndex::set_applied) before that manifest
+    /// [`set_applied`](VectorWrite::set_applied) before that manifest
     /// captured its segment list. `None` without a directory, or while no
     /// manifest with a stamp was written (nothing pushed yet).
     pub fn persisted_stamp(&self) -> Option<u64> {
@@ -960,62 +963,42 @@ impl Drop for SegmentedIndex {
     }
 }
 
-impl VectorIndex for SegmentedIndex {
+impl VectorRead for SegmentedIndex {
     fn dims(&self) -> usize {
         self.inner.cfg.dims
     }
 
-    fn flush(&self) {
-        SegmentedIndex::flush(self);
+    fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>> {
+        let q = prepare(self.inner.cfg.dims, query, None)?;
+        let params = *self.inner.search.read();
+        Ok(self.inner.load().search(&q, k, filter, &params))
     }
 
-    fn optimize(&self) {
-        SegmentedIndex::optimize(self);
+    fn len(&self) -> usize {
+        self.inner.load().live as usize
     }
 
-    fn pause_builds(&self, paused: bool) {
-        SegmentedIndex::pause_builds(self, paused);
+    fn contains(&self, doc: DocId) -> bool {
+        self.inner.load().parts().any(|p| p.contains_live(doc))
     }
 
-    fn describe(&self) -> String {
-        let s = self.stats();
-        let mib = |b: u64| b as f64 / (1 << 20) as f64;
-        format!(
-            "{} live vectors in {} segments ({} graphs, {} persisted, rows {:?}), {} buffered, \
-             {} tombstones; {} search, vectors {:.1} MiB heap + {:.1} MiB mapped",
-            s.live,
-            s.segments,
-            s.graph_segments,
-            s.persisted_segments,
-            s.segment_rows,
-            s.buffered_rows,
-            s.tombstones,
-            s.quantization,
-            mib(s.vector_bytes_heap),
-            mib(s.vector_bytes_mapped),
-        )
+    fn get(&self, doc: DocId) -> Option<Vec<f32>> {
+        self.inner.load().get(doc).map(<[f32]>::to_vec)
     }
 
-    fn retain(&self, keep: &RoaringBitmap) -> usize {
-        self.write(|snap, _| {
-            let mut gone = 0;
-            let parts = snap
-                .segments
-                .iter_mut()
-                .chain(snap.frozen.iter_mut())
-                .chain(std::iter::once(&mut snap.active));
-            for part in parts {
-                let drop = part.members() - &*part.deleted - keep;
-                if !drop.is_empty() {
-                    gone += drop.len();
-                    *Arc::make_mut(&mut part.deleted) |= drop;
-                }
-            }
-            snap.live -= gone;
-            gone as usize
-        })
+    fn for_each_live(&self, f: &mut dyn FnMut(DocId, &[f32])) {
+        let snap = self.inner.load();
+        for p in snap.parts() {
+            p.for_each_live(f);
+        }
     }
 
+    fn live_docs(&self) -> RoaringBitmap {
+        self.snapshot().live_docs()
+    }
+}
+
+impl VectorWrite for SegmentedIndex {
     fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()> {
         let v = prepare(self.inner.cfg.dims, vector, Some(doc))?;
         let dims = self.inner.cfg.dims;
@@ -1099,40 +1082,64 @@ impl VectorIndex for SegmentedIndex {
         self.write(|snap, _| snap.delete(doc))
     }
 
+    fn retain(&self, keep: &RoaringBitmap) -> usize {
+        self.write(|snap, _| {
+            let mut gone = 0;
+            let parts = snap
+                .segments
+                .iter_mut()
+                .chain(snap.frozen.iter_mut())
+                .chain(std::iter::once(&mut snap.active));
+            for part in parts {
+                let drop = part.members() - &*part.deleted - keep;
+                if !drop.is_empty() {
+                    gone += drop.len();
+                    *Arc::make_mut(&mut part.deleted) |= drop;
+                }
+            }
+            snap.live -= gone;
+            gone as usize
+        })
+    }
+
     fn set_applied(&self, seq: u64) {
         if let Some(disk) = &self.inner.disk {
             let mut applied = disk.applied.lock();
             *applied = Some(applied.map_or(seq, |a| a.max(seq)));
         }
     }
+}
 
-    fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>> {
-        let q = prepare(self.inner.cfg.dims, query, None)?;
-        let params = *self.inner.search.read();
-        Ok(self.inner.load().search(&q, k, filter, &params))
+impl VectorLifecycle for SegmentedIndex {
+    fn flush(&self) {
+        SegmentedIndex::flush(self);
     }
 
-    fn len(&self) -> usize {
-        self.inner.load().live as usize
+    fn pause_builds(&self, paused: bool) {
+        SegmentedIndex::pause_builds(self, paused);
     }
 
-    fn contains(&self, doc: DocId) -> bool {
-        self.inner.load().parts().any(|p| p.contains_live(doc))
+    fn optimize(&self) {
+        SegmentedIndex::optimize(self);
     }
 
-    fn get(&self, doc: DocId) -> Option<Vec<f32>> {
-        self.inner.load().get(doc).map(<[f32]>::to_vec)
-    }
-
-    fn for_each_live(&self, f: &mut dyn FnMut(DocId, &[f32])) {
-        let snap = self.inner.load();
-        for p in snap.parts() {
-            p.for_each_live(f);
-        }
-    }
-
-    fn live_docs(&self) -> RoaringBitmap {
-        self.snapshot().live_docs()
+    fn describe(&self) -> String {
+        let s = self.stats();
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        format!(
+            "{} live vectors in {} segments ({} graphs, {} persisted, rows {:?}), {} buffered, \
+             {} tombstones; {} search, vectors {:.1} MiB heap + {:.1} MiB mapped",
+            s.live,
+            s.segments,
+            s.graph_segments,
+            s.persisted_segments,
+            s.segment_rows,
+            s.buffered_rows,
+            s.tombstones,
+            s.quantization,
+            mib(s.vector_bytes_heap),
+            mib(s.vector_bytes_mapped),
+        )
     }
 }
 
@@ -1185,7 +1192,7 @@ impl VectorSnapshot {
         live
     }
 
-    /// Same as [`VectorIndex::search`], on this view.
+    /// Same as [`VectorRead::search`], on this view.
     pub fn search(
         &self,
         query: &[f32],
