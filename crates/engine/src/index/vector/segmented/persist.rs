@@ -265,3 +265,44 @@ pub(super) fn load_dir(
     };
     Ok((parts, state, next_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{v, DIMS};
+    use crate::index::vector::{VectorIndexBuilder, VectorWrite};
+
+    #[test]
+    fn the_manifest_records_the_last_pushed_position() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let open = || {
+            VectorIndexBuilder::new()
+                .dims(DIMS)
+                .seal_threshold(4)
+                .min_graph_rows(1)
+                .background_builds(false)
+                .directory(tmp.path())
+                .build()
+                .expect("open")
+        };
+        {
+            let idx = open();
+            for d in 0..8 {
+                idx.insert(d, &v(d)).expect("insert");
+            }
+            idx.flush();
+            assert_eq!(idx.persisted_stamp(), None, "nothing pushed yet");
+            idx.set_applied(5);
+            idx.set_applied(3); // lower: ignored
+            idx.insert(8, &v(8)).expect("insert");
+            idx.flush();
+            assert_eq!(idx.persisted_stamp(), Some(5));
+        }
+        let idx = open();
+        assert_eq!(idx.persisted_stamp(), Some(5));
+        // Without a directory there is nothing to stamp.
+        let memory = VectorIndexBuilder::new().dims(DIMS).build().expect("open");
+        memory.set_applied(9);
+        memory.flush();
+        assert_eq!(memory.persisted_stamp(), None);
+    }
+}
