@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use moltsearch_engine::embed::runtime;
 use moltsearch_engine::index::vector::{
-    FlatIndex, Quantization, SearchParams, SegmentedIndex, VectorIndex, VectorIndexBuilder,
+    FlatIndex, Quantization, SearchParams, SegmentedIndex, VectorIndexBuilder, VectorLifecycle,
+    VectorRead, VectorWrite,
 };
 use moltsearch_engine::index::DocId;
 use rand::rngs::StdRng;

@@ -9,7 +9,7 @@ use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::engine::{Engine, OpenReport, PutEntry, TEXT_DIR, VECTORS_DIR};
 use moltsearch_engine::entry::{Diary, EntryPatch, NewEntry, Visibility};
 use moltsearch_engine::index::text::TextIndex;
-use moltsearch_engine::index::vector::{VectorIndex, VectorIndexBuilder};
+use moltsearch_engine::index::vector::{VectorIndexBuilder, VectorRead, VectorWrite};
 use moltsearch_engine::search::request::{Scope, SearchMode, SearchRequest};
 use uuid::Uuid;
 
@@ -319,9 +319,9 @@ fn a_vector_index_ahead_of_the_log_is_rebuilt() {
         // lost (only possible if its log sync were skipped).
         let index = VectorIndexBuilder::new()
             .directory(tmp.path().join(VECTORS_DIR))
-            .stamp(std::sync::Arc::new(|| 1 << 40))
             .build()
             .unwrap();
+        index.set_applied(1 << 40);
         let mut ghost = vec![0.0f32; index.dims()];
         ghost[0] = 1.0;
         index.insert_batch(&[9_999], &ghost).unwrap();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use moltsearch_engine::index::vector::{
     kernel, FlatIndex, Hit, SearchParams, SegmentedIndex, VectorIndex, VectorIndexBuilder,
+    VectorRead, VectorWrite,
 };
 use moltsearch_engine::index::DocId;
 use moltsearch_engine::Error;

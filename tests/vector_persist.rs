@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use moltsearch_engine::index::vector::{
     kernel, FileProblem, Hit, Quantization, SegmentedIndex, VectorIndex, VectorIndexBuilder,
-    VectorIndexError, MANIFEST_FILE,
+    VectorIndexError, VectorLifecycle, VectorRead, VectorWrite, MANIFEST_FILE,
 };
 use moltsearch_engine::index::DocId;
 use moltsearch_engine::Error;

@@ -4,6 +4,8 @@
 //! - [`embed`]: batched ONNX inference turning text into L2-normalised vectors;
 //! - [`entry`]: the diary data model, MoltNet-compatible content ids (CIDv1)
 //!   and Ed25519 signatures;
+//! - [`query`]: the query language (parsed form, text-match mode), read by
+//!   both the text index and search;
 //! - [`index`]: the vector arm (HNSW + exact scan) and the text arm (tantivy BM25);
 //! - [`search`]: query syntax, requests, fusion;
 //! - [`engine`]: the facade tying them together ([`Engine`]);
@@ -17,6 +19,7 @@ pub mod entry;
 mod error;
 pub mod eval;
 pub mod index;
+pub mod query;
 pub mod search;
 pub mod store;
 

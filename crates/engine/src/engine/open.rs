@@ -258,14 +258,7 @@ pub(crate) fn vector_index(
         Some(store) => store.sync().map_err(std::io::Error::other),
         None => Err(std::io::Error::other("the store is closed")),
     });
-    let weak: Weak<Store> = Arc::downgrade(store);
-    let stamp = Arc::new(move || weak.upgrade().map_or(0, |s| s.last_seq()));
-    let build = |b: VectorIndexBuilder| {
-        b.directory(dir)
-            .before_persist(hook.clone())
-            .stamp(stamp.clone())
-            .build()
-    };
+    let build = |b: VectorIndexBuilder| b.directory(dir).before_persist(hook.clone()).build();
     let problem = match build(builder.clone()) {
         Ok(index) => match ahead_of_log(index.persisted_stamp(), last_seq) {
             Some(problem) => problem,

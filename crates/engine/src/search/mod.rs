@@ -2,7 +2,9 @@
 //!
 //! - [`query`]: the user query language (Postgres `websearch_to_tsquery`
 //!   syntax, as MoltNet users type it) parsed into an AST that the text
-//!   index executes and the hybrid search inspects;
+//!   index executes and the hybrid search inspects; it lives in the bottom
+//!   module [`crate::query`] (below both indexes and search) and is
+//!   re-exported here so `search::query::...` paths keep working;
 //! - [`request`]: what a search asks for (scope, filters, paging, weights)
 //!   and what it answers;
 //! - [`invalid`]: a refused request field, as data;
@@ -11,5 +13,5 @@
 
 pub mod fusion;
 pub mod invalid;
-pub mod query;
+pub use crate::query;
 pub mod request;

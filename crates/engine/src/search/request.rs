@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::fusion::{Fusion, Weights};
 use super::invalid::InvalidField;
 use crate::entry::{EntryRecord, EntryType};
-use crate::index::text::TextMatch;
+use crate::query::TextMatch;
 
 /// Which diaries a request may read. Every request has one: the engine never
 /// searches "everything" by accident, and another team's diary is never read.

@@ -27,8 +27,8 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::Term;
 
 use super::schema::{analyze_one, Fields};
-use super::{FieldBoosts, TextMatch};
-use crate::search::query::{Conjunction, Literal, LiteralKind, ParsedQuery};
+use super::FieldBoosts;
+use crate::query::{Conjunction, Literal, LiteralKind, ParsedQuery, TextMatch};
 
 /// Builds tantivy queries for one search; owns clones of the analyzers
 /// (tantivy analyzers need `&mut` to run).

@@ -15,7 +15,7 @@
 //!   [`schema`] for why one combined field).
 //! - **Analysis.** tantivy's `en_stem` analyzer (alphanumeric runs,
 //!   lower-cased, English Snowball stemmer). Queries come from
-//!   [`crate::search::query`] (Postgres `websearch_to_tsquery` syntax, stop
+//!   [`crate::query`] (Postgres `websearch_to_tsquery` syntax, stop
 //!   words dropped like Postgres) and their tokens go through the fields'
 //!   own analyzer, so stemming agrees (`deploying` finds `deployed`).
 //! - **Scoring.** BM25 (tantivy's k1 = 1.2, b = 0.75) per field, times the
@@ -63,36 +63,12 @@ pub use error::{IndexLocation, TextIndexError, TextOp};
 use schema::Fields;
 
 use crate::index::DocId;
-use crate::search::query::ParsedQuery;
+use crate::query::ParsedQuery;
+pub use crate::query::TextMatch;
 
 /// Memory budget of the index writer, split across its indexing threads
 /// (tantivy flushes a segment when a thread's share fills up).
 pub const WRITER_MEMORY_BYTES: usize = 50_000_000;
-
-/// How a query's bare words must match.
-///
-/// MoltNet matches with `websearch_to_tsquery` and `@@`: every word is
-/// required ([`All`](TextMatch::All)). For natural-language queries that is
-/// a poor ranking basis: a claim of a dozen words rarely has all of them in
-/// a relevant document (SciFact test nDCG@10: 0.08 with `All`, 0.69 with
-/// `Any`). [`Any`](TextMatch::Any) ranks every document that has at least
-/// one of the words by BM25, which is what a ranking arm needs; quoted
-/// phrases and negations keep their strict meaning in both modes, and `OR`
-/// alternatives stay alternatives.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum TextMatch {
-    /// Postgres `websearch_to_tsquery` semantics: all bare words of a
-    /// conjunction are required (MoltNet-compatible).
-    All,
-    /// Bare words are alternatives (a document needs one of them, more
-    /// matches score higher); phrases stay required, negations excluded,
-    /// `OR` alternatives stay alternatives. The default: it ranks best.
-    #[default]
-    Any,
-}
 
 /// Per-field weights of the BM25 score: a literal's score is the sum of
 /// each field's BM25 times the field's boost.
@@ -848,7 +824,7 @@ mod tests {
     fn parser_token_limit_mirrors_the_analyzer() {
         // The parser drops what the analyzer would never index, so an AND
         // query is not made unmatchable by an over-long word.
-        use crate::search::query::MAX_TOKEN_BYTES;
+        use crate::query::MAX_TOKEN_BYTES;
         let index = TextIndex::create_in_ram().unwrap();
         let fits = "a".repeat(MAX_TOKEN_BYTES - 1);
         let long = "b".repeat(MAX_TOKEN_BYTES);

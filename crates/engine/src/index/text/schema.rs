@@ -26,7 +26,7 @@ use tantivy::Index;
 
 /// tantivy's built-in English analyzer: `SimpleTokenizer` (alphanumeric
 /// runs), `RemoveLongFilter(40)`, `LowerCaser`, `Stemmer(English)`.
-/// [`crate::search::query`] mirrors its first two stages.
+/// [`crate::query`] mirrors its first two stages.
 pub const TEXT_ANALYZER: &str = "en_stem";
 
 /// The analyzer of the exact-tag field: the whole tag, lower-cased, as one

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use super::builder::{Config, Quantization};
+use super::config::{Config, Quantization};
 use super::graph::{Graph, Layer, NONE};
 use super::mapped::{le_bytes, Backing, Pod};
 use super::quant::Codes;
@@ -566,8 +566,8 @@ pub(crate) struct Manifest {
     pub(crate) next_id: u64,
     /// Oldest first; on a doc listed twice, the newest segment wins.
     pub(crate) segments: Vec<ManifestEntry>,
-    /// The caller's position included by these segments (see
-    /// `VectorIndexBuilder::stamp`); absent in manifests written without one.
+    /// The owner's position included by these segments (the last one
+    /// pushed by `VectorWrite::set_applied`); absent while none was pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) stamp: Option<u64>,
 }

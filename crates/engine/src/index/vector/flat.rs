@@ -14,7 +14,9 @@ use roaring::RoaringBitmap;
 
 use super::store::VectorStore;
 use super::topk::TopK;
-use super::{prepare, vector_error, Hit, VectorIndex, VectorIndexError};
+use super::{
+    prepare, vector_error, Hit, VectorIndexError, VectorLifecycle, VectorRead, VectorWrite,
+};
 use crate::index::DocId;
 use crate::{Error, Result};
 
@@ -82,37 +84,9 @@ pub(crate) fn prepare_batch(dims: usize, docs: &[DocId], vectors: &[f32]) -> Res
     Ok(out)
 }
 
-impl VectorIndex for FlatIndex {
+impl VectorRead for FlatIndex {
     fn dims(&self) -> usize {
         self.dims
-    }
-
-    fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()> {
-        let v = prepare(self.dims, vector, Some(doc))?;
-        self.inner.write().put(doc, &v);
-        Ok(())
-    }
-
-    fn insert_batch(&self, docs: &[DocId], vectors: &[f32]) -> Result<()> {
-        let data = prepare_batch(self.dims, docs, vectors)?;
-        let mut inner = self.inner.write();
-        for (doc, v) in docs.iter().zip(data.chunks_exact(self.dims)) {
-            inner.put(*doc, v);
-        }
-        Ok(())
-    }
-
-    fn delete(&self, doc: DocId) -> bool {
-        let mut inner = self.inner.write();
-        let Some(slot) = inner.rows.remove(&doc) else {
-            return false;
-        };
-        inner.store.swap_remove(slot);
-        if slot < inner.store.len() {
-            let moved = inner.store.doc(slot);
-            inner.rows.insert(moved, slot);
-        }
-        true
     }
 
     fn search(&self, query: &[f32], k: usize, filter: Option<&RoaringBitmap>) -> Result<Vec<Hit>> {
@@ -163,6 +137,38 @@ impl VectorIndex for FlatIndex {
         self.inner.read().store.docs().iter().copied().collect()
     }
 }
+
+impl VectorWrite for FlatIndex {
+    fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()> {
+        let v = prepare(self.dims, vector, Some(doc))?;
+        self.inner.write().put(doc, &v);
+        Ok(())
+    }
+
+    fn insert_batch(&self, docs: &[DocId], vectors: &[f32]) -> Result<()> {
+        let data = prepare_batch(self.dims, docs, vectors)?;
+        let mut inner = self.inner.write();
+        for (doc, v) in docs.iter().zip(data.chunks_exact(self.dims)) {
+            inner.put(*doc, v);
+        }
+        Ok(())
+    }
+
+    fn delete(&self, doc: DocId) -> bool {
+        let mut inner = self.inner.write();
+        let Some(slot) = inner.rows.remove(&doc) else {
+            return false;
+        };
+        inner.store.swap_remove(slot);
+        if slot < inner.store.len() {
+            let moved = inner.store.doc(slot);
+            inner.rows.insert(moved, slot);
+        }
+        true
+    }
+}
+
+impl VectorLifecycle for FlatIndex {}
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,12 @@
 //!
 //! # The seam
 //!
-//! Everything goes through the narrow [`VectorIndex`] trait (insert, delete,
-//! filtered search, get, iterate), so the engine does not care which index is
-//! behind it. Two implementations exist:
+//! Everything goes through the narrow [`VectorIndex`] trait, so the engine
+//! does not care which index is behind it. It is the sum of a reading side
+//! ([`VectorRead`]: filtered search, get, iterate), a writing side
+//! ([`VectorWrite`]: insert, delete, retain, the applied position) and the
+//! lifecycle of background work ([`VectorLifecycle`]: flush, pause, optimize,
+//! describe). Two implementations exist:
 //!
 //! - [`FlatIndex`]: an exact scan over one contiguous buffer. Always right,
 //!   linear cost: the oracle for tests and fine for a diary of a few thousand
@@ -83,7 +86,7 @@
 //!
 //! ```text
 //! <dir>/segments.json      manifest: format, dims, next id, live segment files (oldest first),
-//!                          and the caller's stamp (the engine: the log position included)
+//!                          and the stamp (the last position pushed by `set_applied`)
 //! <dir>/segment-<id>.vec   one sealed segment, written once, never modified
 //! ```
 //!
@@ -121,14 +124,14 @@
 //! are deleted on the next open. Ids are allocated when a job is picked and
 //! never reused, so a higher id always holds newer data: a doc found in two
 //! listed segments (an old copy whose tombstone was not persisted) is taken
-//! from the newest one. With a [`stamp`](VectorIndexBuilder::stamp) source,
-//! the manifest records the caller's position read before the hook runs
-//! (every listed doc was inserted before it), which
+//! from the newest one. The manifest records the last position the owner
+//! pushed with [`VectorWrite::set_applied`] before the segment list was
+//! captured (every change up to it was inserted before), which
 //! [`SegmentedIndex::persisted_stamp`] returns after reopening.
 //!
 //! What is *not* persisted: write buffers and tombstones. After reopening,
-//! the owner reconciles: [`VectorIndex::retain`] the docs it still has (one
-//! publish) and insert those missing from [`VectorIndex::members`] (a large
+//! the owner reconciles: [`VectorWrite::retain`] the docs it still has (one
+//! publish) and insert those missing from [`VectorRead::members`] (a large
 //! `insert_batch` becomes one frozen buffer, searchable at once and built in
 //! the background). A doc whose vector was replaced *in place* after its
 //! segment was persisted reads the persisted vector after a crash unless it
@@ -155,6 +158,7 @@
 //! `vector_bytes_mapped`).
 
 mod builder;
+mod config;
 mod file;
 mod flat;
 mod graph;
@@ -171,11 +175,12 @@ use std::path::{Path, PathBuf};
 
 use roaring::RoaringBitmap;
 
-pub use self::builder::{
-    PersistHook, Quantization, SearchParams, StampSource, VectorIndexBuilder, DEFAULT_DIMS,
-    DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION,
-    DEFAULT_EXACT_SCAN_MAX, DEFAULT_M, DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR,
-    DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO, DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,
+pub use self::builder::VectorIndexBuilder;
+pub use self::config::{
+    PersistHook, Quantization, SearchParams, DEFAULT_DIMS, DEFAULT_EF_CONSTRUCTION,
+    DEFAULT_EF_SEARCH, DEFAULT_EXACT_SCAN_FRACTION, DEFAULT_EXACT_SCAN_MAX, DEFAULT_M,
+    DEFAULT_MAX_SEGMENT_LEN, DEFAULT_MERGE_FACTOR, DEFAULT_MIN_GRAPH_ROWS, DEFAULT_REBUILD_RATIO,
+    DEFAULT_RESCORE_FACTOR, DEFAULT_SEAL_THRESHOLD,
 };
 pub use self::file::{MANIFEST_FILE, SEGMENT_FORMAT_VERSION};
 pub use self::flat::FlatIndex;
@@ -362,31 +367,15 @@ pub(crate) fn vector_error(e: VectorIndexError) -> Error {
     e.into()
 }
 
-/// The narrow seam between the engine and a vector index.
+/// The reading side of a vector index: search and look-ups, on one
+/// consistent state per call.
 ///
 /// All methods take `&self`: implementations synchronise internally, so one
 /// `Arc<dyn VectorIndex>` serves many searching threads while a writer
-/// inserts. Vectors must have [`dims`](Self::dims) finite components; they
-/// are stored L2-normalised (inputs that are not unit length are normalised,
-/// an all-zero vector is rejected).
-pub trait VectorIndex: Send + Sync {
+/// inserts. Vectors are stored L2-normalised.
+pub trait VectorRead: Send + Sync {
     /// The dimension every vector and query must have.
     fn dims(&self) -> usize;
-
-    /// Adds `doc`, or replaces its vector if it is already present.
-    ///
-    /// Fails with [`Error::WrongVectorDimension`] on a wrong length and with a
-    /// non-finite / zero-vector error otherwise invalid input; nothing is
-    /// changed on error.
-    fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()>;
-
-    /// Adds many docs at once (`vectors` is row-major, `docs.len() × dims`),
-    /// validating and building in parallel: the path for re-indexing. If a
-    /// doc id repeats, the last vector wins. All-or-nothing on invalid input.
-    fn insert_batch(&self, docs: &[DocId], vectors: &[f32]) -> Result<()>;
-
-    /// Removes `doc`; returns whether it was present.
-    fn delete(&self, doc: DocId) -> bool;
 
     /// The `k` live docs nearest to `query` among those in `filter` (all live
     /// docs if `None`), sorted by distance then doc id.
@@ -423,6 +412,29 @@ pub trait VectorIndex: Send + Sync {
     fn members(&self) -> RoaringBitmap {
         self.live_docs()
     }
+}
+
+/// The writing side of a vector index: inserts, deletes, and the position
+/// the owner has applied.
+///
+/// Vectors must have [`dims`](VectorRead::dims) finite components; they are
+/// stored L2-normalised (inputs that are not unit length are normalised, an
+/// all-zero vector is rejected).
+pub trait VectorWrite: VectorRead {
+    /// Adds `doc`, or replaces its vector if it is already present.
+    ///
+    /// Fails with [`Error::WrongVectorDimension`] on a wrong length and with a
+    /// non-finite / zero-vector error otherwise invalid input; nothing is
+    /// changed on error.
+    fn insert(&self, doc: DocId, vector: &[f32]) -> Result<()>;
+
+    /// Adds many docs at once (`vectors` is row-major, `docs.len() × dims`),
+    /// validating and building in parallel: the path for re-indexing. If a
+    /// doc id repeats, the last vector wins. All-or-nothing on invalid input.
+    fn insert_batch(&self, docs: &[DocId], vectors: &[f32]) -> Result<()>;
+
+    /// Removes `doc`; returns whether it was present.
+    fn delete(&self, doc: DocId) -> bool;
 
     /// Deletes every live doc not in `keep`; returns how many. The engine
     /// calls it once after reopening a persisted index, to drop docs its log
@@ -432,22 +444,49 @@ pub trait VectorIndex: Send + Sync {
         let gone = self.live_docs() - keep;
         gone.iter().filter(|&doc| self.delete(doc)).count()
     }
+
+    /// Tells the index that the vectors of every change up to position
+    /// `seq` (the engine: its log's sequence number) have been inserted or
+    /// deleted. A persisted index records the last value pushed before a
+    /// manifest captures its segment list, so that stamp never claims a
+    /// change the listed segments (or the owner's re-insert after
+    /// reopening) lack; read back with
+    /// [`SegmentedIndex::persisted_stamp`]. Values lower than one already
+    /// pushed are ignored. A no-op for indexes that do not persist.
+    fn set_applied(&self, _seq: u64) {}
+}
+
+/// Lifecycle of an index with background work (graph builds, merges): the
+/// engine drives it through the object it holds. Every method is a no-op
+/// (or a plain description) for indexes without background work.
+pub trait VectorLifecycle: VectorRead {
     /// Finishes pending background work (sealing, merges) so searches run
     /// on the final graph layout; a no-op for indexes without any.
     fn flush(&self) {}
+
     /// Pauses or resumes background graph builds (bulk loads); a no-op for
     /// indexes without any.
     fn pause_builds(&self, _paused: bool) {}
+
     /// Merges the index into its fastest layout (one graph), waiting for it;
-    /// by default the same as [`VectorIndex::flush`].
+    /// by default the same as [`flush`](Self::flush).
     fn optimize(&self) {
         self.flush();
     }
+
     /// A one-line description of the index layout, for logs and benches.
     fn describe(&self) -> String {
         format!("{} live vectors", self.len())
     }
 }
+
+/// The narrow seam between the engine and a vector index: reading, writing
+/// and lifecycle together, as the object type the engine holds
+/// (`Box<dyn VectorIndex>`). Implemented for every type that has the three
+/// parts.
+pub trait VectorIndex: VectorRead + VectorWrite + VectorLifecycle {}
+
+impl<T: VectorRead + VectorWrite + VectorLifecycle + ?Sized> VectorIndex for T {}
 
 /// Checks a vector the engine is about to log, exactly as [`prepare`] will
 /// when the index inserts it (length, finite values, not all zeros).

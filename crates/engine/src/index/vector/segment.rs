@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::builder::{Config, Quantization, SearchParams};
+use super::config::{Config, Quantization, SearchParams};
 use super::graph::{F32Scorer, Graph};
 use super::quant::{Codes, I8Scorer, QueryCodes};
 use super::store::VectorStore;

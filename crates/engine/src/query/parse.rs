@@ -1,72 +1,9 @@
-//! The user query language: Postgres `websearch_to_tsquery` syntax.
-//!
-//! MoltNet searches diaries in SQL with
-//! `to_tsvector('english', …) @@ websearch_to_tsquery('english', $query)`, so
-//! that is what its users type. This module parses the same syntax into a
-//! small AST ([`ParsedQuery`]) that the text index
-//! ([`crate::index::text`]) turns into tantivy queries, and that the hybrid
-//! search inspects ([`ParsedQuery::has_negation`]).
-//!
-//! # Syntax (checked against PostgreSQL 15's `websearch_to_tsquery`)
-//!
-//! - `deploy staging`: plain words, all required (implicit AND).
-//! - `"key rotation"`: a phrase: the words next to each other, in order.
-//!   An unterminated quote runs to the end of the input.
-//! - `cat or dog`, `cat OR dog`: either side. The keyword is case-insensitive
-//!   as in Postgres, and it is only an operator between two operands
-//!   (`OR cat`, `cat OR`, `cat or-dog` contain no operator).
-//! - `-staging`, `-"dry run"`: negation of the next word or phrase
-//!   (`- staging` also negates, a trailing `-` is ignored, `--x` is `x`).
-//!
-//! **Precedence is Postgres's, not Google's: AND binds tighter than OR.**
-//! `a b OR c d` means `(a AND b) OR (c AND d)`, so a query is a disjunction
-//! of conjunctions ([`ParsedQuery::disjuncts`]) of possibly negated words
-//! and phrases ([`Literal`]). (PostgreSQL 15:
-//! `websearch_to_tsquery('english', 'cat dog or fish')` is
-//! `'cat' & 'dog' | 'fish'`, which matches a document containing only
-//! `fish`.)
-//!
-//! Everything else is a separator, exactly where Postgres treats it so:
-//! `! & | ( ) <` end a word and are otherwise skipped (`cat & OR dog` is
-//! `cat OR dog`), `:` ends a word (`cat:dog` is two words); other punctuation
-//! inside a word splits it into tokens that must then appear next to each
-//! other, like Postgres's `foo-bar` → `'foo-bar' <-> 'foo' <-> 'bar'`.
-//! Parsing never fails: every string is a query, possibly empty.
-//!
-//! # Tokens and stop words
-//!
-//! Words and phrases are split into tokens by tantivy's `SimpleTokenizer`
-//! (runs of alphanumeric characters), the first stage of the index's
-//! `en_stem` analyzer, so a query token is exactly an indexed token before
-//! lower-casing and stemming (which the index applies). Then, as Postgres's
-//! `english` configuration does, tokens on Postgres's English stop list
-//! ([`is_stop_word`]) are dropped, and so are tokens of
-//! [`MAX_TOKEN_BYTES`] bytes or more (the index never holds them). A
-//! dropped token still counts for positions, so `"rotate the keys"`
-//! requires `keys` two positions after `rotate` (Postgres: `'rotat' <2>
-//! 'key'`). A word or phrase left with no token disappears from the query,
-//! and so does a conjunction left with no literal (Postgres's
-//! `clean_stopwords`): `the OR cat` is `cat`.
-//!
-//! # Empty and negation-only queries
-//!
-//! A query with nothing left (`""`, `the`, `-the`, `!!!`, emoji) is
-//! [empty](ParsedQuery::is_empty): like Postgres's empty tsquery it matches
-//! no document. A query made only of negations (`-staging`) is not empty:
-//! as in Postgres (`to_tsvector('dog') @@ websearch_to_tsquery('-cat')` is
-//! true) it matches every document without the negated words, with a
-//! ranking score of zero; [`ParsedQuery::is_negative_only`] tells the
-//! engine that the text arm carries no ranking signal for it.
-//!
-//! # Limits
-//!
-//! At most [`MAX_QUERY_TOKENS`] tokens are kept; later words and phrases are
-//! ignored and [`ParsedQuery::is_truncated`] says so. This bounds the work a
-//! pasted document can cause.
-
-use std::fmt;
+//! Parsing: Postgres's websearch tokenizer and stop list, from a string to
+//! a [`ParsedQuery`].
 
 use tantivy::tokenizer::{SimpleTokenizer, TokenStream, Tokenizer};
+
+use super::ast::{Conjunction, Literal, LiteralKind, ParsedQuery, QueryToken};
 
 /// Tokens of this many bytes or more are dropped from queries, because the
 /// index's `en_stem` analyzer (`RemoveLongFilter::limit(40)`) never indexes
@@ -102,188 +39,6 @@ pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// A parsed user query: a disjunction (OR) of conjunctions (AND) of
-/// possibly negated words and phrases. See the [module docs](self) for the
-/// syntax and its Postgres semantics.
-///
-/// Built only by [`ParsedQuery::parse`], which accepts any string.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParsedQuery {
-    disjuncts: Vec<Conjunction>,
-    truncated: bool,
-}
-
-/// Literals that must all hold (AND): one side of an `OR`.
-///
-/// Never empty inside a [`ParsedQuery`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conjunction {
-    literals: Vec<Literal>,
-}
-
-/// Whether a literal was typed as a bare word or as a quoted phrase.
-///
-/// Both require their tokens next to each other when matching; the
-/// distinction matters for [`TextMatch::Any`](crate::index::text::TextMatch)
-/// ranking, where only explicit phrases stay required.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LiteralKind {
-    /// A bare word such as `deploy` or `k8s-prod` (one or more tokens).
-    Word,
-    /// A `"quoted phrase"`.
-    Phrase,
-}
-
-/// One word or phrase of a query, possibly negated.
-///
-/// Never without tokens inside a [`ParsedQuery`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Literal {
-    kind: LiteralKind,
-    negated: bool,
-    text: String,
-    tokens: Vec<QueryToken>,
-}
-
-/// A token of a literal and its position relative to the literal's first
-/// kept token (gaps are dropped stop words or over-long tokens).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryToken {
-    text: String,
-    offset: u32,
-}
-
-impl QueryToken {
-    /// The token as typed (original case, not stemmed): the index runs it
-    /// through the field's own analyzer so that it meets indexed terms.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Position relative to the literal's first token, for phrase matching.
-    pub fn offset(&self) -> u32 {
-        self.offset
-    }
-}
-
-impl Literal {
-    /// Bare word or quoted phrase.
-    pub fn kind(&self) -> LiteralKind {
-        self.kind
-    }
-
-    /// Whether documents matching this literal are excluded (`-word`).
-    pub fn is_negated(&self) -> bool {
-        self.negated
-    }
-
-    /// The word or the phrase's inner text exactly as typed (no quotes, no
-    /// `-`), used to match whole tags exactly (`k8s-prod`).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The kept tokens, in order, with their relative positions. Never
-    /// empty.
-    pub fn tokens(&self) -> &[QueryToken] {
-        &self.tokens
-    }
-}
-
-impl Conjunction {
-    /// The literals that must all hold (negated ones must not match).
-    pub fn literals(&self) -> &[Literal] {
-        &self.literals
-    }
-
-    /// Whether this side of the OR has no positive literal, so it matches
-    /// documents only by excluding others.
-    pub fn is_negative_only(&self) -> bool {
-        self.literals.iter().all(Literal::is_negated)
-    }
-}
-
-impl ParsedQuery {
-    /// Parses a user query in `websearch_to_tsquery` syntax. Never fails:
-    /// malformed input (unbalanced quotes, dangling operators, punctuation,
-    /// emoji) is read the way Postgres reads it.
-    pub fn parse(input: &str) -> ParsedQuery {
-        Parser::new(input).run()
-    }
-
-    /// The sides of the top-level OR; each is a conjunction. Empty for an
-    /// empty query.
-    pub fn disjuncts(&self) -> &[Conjunction] {
-        &self.disjuncts
-    }
-
-    /// Whether nothing is left to match (empty input, only stop words or
-    /// punctuation). An empty query matches no document, as in Postgres.
-    pub fn is_empty(&self) -> bool {
-        self.disjuncts.is_empty()
-    }
-
-    /// Whether any word or phrase is negated. The hybrid search needs it:
-    /// when a query excludes something, hits from the vector arm must also
-    /// satisfy the full text query, or excluded entries would come back
-    /// through semantic similarity.
-    pub fn has_negation(&self) -> bool {
-        self.literals().any(Literal::is_negated)
-    }
-
-    /// Whether some side of the OR has only negations (`-staging`,
-    /// `-cat OR dog`): such a query matches documents that contain none of
-    /// the query's positive words, with a text score of zero, so the text
-    /// arm's ranking says little and the engine should rank by the vector
-    /// arm and use the text query as a filter.
-    pub fn is_negative_only(&self) -> bool {
-        self.disjuncts.iter().any(Conjunction::is_negative_only)
-    }
-
-    /// Whether words beyond [`MAX_QUERY_TOKENS`] were ignored.
-    pub fn is_truncated(&self) -> bool {
-        self.truncated
-    }
-
-    /// Every literal of every conjunction, in input order.
-    pub fn literals(&self) -> impl Iterator<Item = &Literal> {
-        self.disjuncts.iter().flat_map(|c| c.literals.iter())
-    }
-}
-
-/// Renders the query back in websearch syntax (`a b OR -"c d"`), normalised:
-/// stop-word-only parts are gone. Parsing the output gives the same query
-/// for ordinary words and phrases.
-impl fmt::Display for ParsedQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, conjunction) in self.disjuncts.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" OR ")?;
-            }
-            for (j, literal) in conjunction.literals.iter().enumerate() {
-                if j > 0 {
-                    f.write_str(" ")?;
-                }
-                write!(f, "{literal}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Renders one literal in websearch syntax: `word`, `-word`, `"a phrase"`.
-impl fmt::Display for Literal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.negated {
-            f.write_str("-")?;
-        }
-        match self.kind {
-            LiteralKind::Word => f.write_str(&self.text),
-            LiteralKind::Phrase => write!(f, "\"{}\"", self.text),
-        }
-    }
-}
-
 /// Postgres's `ISOPERATOR` characters: they end a word and are skipped
 /// wherever an operand or an operator is expected (so `cat & OR dog` is
 /// `cat OR dog`, as in Postgres).
@@ -314,6 +69,15 @@ fn starts_with_or_operator(rest: &str) -> bool {
         None => false,
         Some(c) if c == '-' || c == '_' || c.is_alphanumeric() => false,
         Some(_) => chars.any(|c| !c.is_whitespace()),
+    }
+}
+
+impl ParsedQuery {
+    /// Parses a user query in `websearch_to_tsquery` syntax. Never fails:
+    /// malformed input (unbalanced quotes, dangling operators, punctuation,
+    /// emoji) is read the way Postgres reads it.
+    pub fn parse(input: &str) -> ParsedQuery {
+        Parser::new(input).run()
     }
 }
 
