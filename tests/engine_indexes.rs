@@ -135,6 +135,21 @@ fn a_reopen_indexes_only_what_the_saved_indexes_lack() {
         (0, 0),
         "{report:?}"
     );
+    // The normal path: the text stamp covers the last entry change, so the
+    // index is not compared doc by doc; both indexes carry the stamp the
+    // engine pushed.
+    assert!(!report.text_compared, "{report:?}");
+    assert!(report.applied_seq > 0, "{report:?}");
+    assert!(
+        report.text_stamp.is_some_and(|s| s <= report.applied_seq),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .vectors_stamp
+            .is_some_and(|s| s <= report.applied_seq),
+        "{report:?}"
+    );
     assert!(
         !report.text_rebuilt && !report.vectors_rebuilt,
         "{report:?}"
@@ -154,6 +169,10 @@ fn a_reopen_indexes_only_what_the_saved_indexes_lack() {
     let engine = open(tmp.path(), &e2, false);
     let want = OpenReport {
         vectors_removed: 2,
+        // Reads counted by `answers` were logged at the close.
+        applied_seq: engine.open_report().applied_seq.max(report.applied_seq),
+        text_stamp: report.text_stamp,
+        vectors_stamp: engine.open_report().vectors_stamp,
         ..OpenReport::default()
     };
     assert_eq!(*engine.open_report(), want);
@@ -174,6 +193,7 @@ fn missing_or_damaged_indexes_are_rebuilt_from_the_store() {
     // No text index at all: everything is indexed again.
     std::fs::remove_dir_all(tmp.path().join(TEXT_DIR)).unwrap();
     let engine = open(tmp.path(), &e, false);
+    assert!(engine.open_report().text_compared, "the repair path");
     assert_eq!(engine.open_report().text_added, live);
     engine.flush_indexes();
     assert_eq!(answers(&engine, diary), want);

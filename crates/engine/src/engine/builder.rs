@@ -15,7 +15,7 @@ use super::{reindex, Engine, InFlight, Inner, WriterState, ACCESS_JOURNAL_EVERY}
 use crate::embed::Embedder;
 use crate::entry::Entry;
 use crate::index::text::TextIndex;
-use crate::index::vector::{VectorIndex, VectorIndexBuilder};
+use crate::index::vector::{VectorIndex, VectorIndexBuilder, VectorWrite};
 use crate::store::{Durability, Store, StoreOptions};
 use crate::{Error, Result};
 
@@ -255,6 +255,7 @@ impl EngineBuilder {
         let store = Arc::new(store);
         let start = std::time::Instant::now();
         let last_seq = recovered.last_seq;
+        let last_index_change = recovered.last_index_change;
         let replayed = recovered.replayed_records;
 
         let mut catalog = Catalog::default();
@@ -305,14 +306,26 @@ impl EngineBuilder {
             open::vector_index(builder, &vectors_dir, &store, last_seq, &mut report)?
         };
         let progress = self.open_progress.as_ref();
+        report.applied_seq = last_seq;
+        report.vectors_stamp = vectors.persisted_stamp();
         open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
+        // Caught up: the vectors of every logged change are in (in memory
+        // for a read-only open, which never writes a manifest).
+        vectors.set_applied(last_seq);
         timings.vectors_ms = start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms;
         let text = if self.read_only {
             open::text_index_read_only(&text_dir, last_seq, &mut report)?
         } else {
             open::text_index(&text_dir, last_seq, &mut report)?
         };
-        open::reconcile_text(&text, &catalog, last_seq, &mut report, progress)?;
+        open::reconcile_text(
+            &text,
+            &catalog,
+            last_seq,
+            last_index_change,
+            &mut report,
+            progress,
+        )?;
         timings.text_ms =
             start.elapsed().as_secs_f64() * 1e3 - timings.catalog_ms - timings.vectors_ms;
         timings.total_ms = opening.elapsed().as_secs_f64() * 1e3;

@@ -113,21 +113,50 @@ impl Engine {
     /// Commits the text changes made so far, if any (writer lock held). On
     /// a data folder the commit is stamped with the last log position, once
     /// that is durable: every change it holds was logged at or before it,
-    /// and the stamp never claims a write a crash could still lose.
+    /// and the stamp never claims a write a crash could still lose. The
+    /// same position is pushed to the vector index (its next manifest's
+    /// stamp): under the writer lock, every logged change's vectors are
+    /// already inserted, so both indexes carry one stamp, set here.
     pub(super) fn commit_text(&self, w: &mut WriterState) -> Result<()> {
+        self.commit_text_upto(w, None)
+    }
+
+    /// [`Engine::commit_text`], stamped no higher than `limit`: for a
+    /// commit that holds only part of the last logged change (an update
+    /// whose old doc is retired by a second commit), which must not claim
+    /// it whole.
+    pub(super) fn commit_text_upto(&self, w: &mut WriterState, limit: Option<u64>) -> Result<()> {
         if w.text_committed == w.text_changes {
             return Ok(());
         }
         match &self.inner.store {
             Some(store) => {
-                let seq = store.last_seq();
-                store.wait_durable(seq)?;
+                let durable = store.last_seq();
+                store.wait_durable(durable)?;
+                let seq = [Some(durable), limit, w.stamp_cap]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(durable);
                 self.inner.text.commit_stamped(seq)?;
+                self.inner.vectors.set_applied(seq);
             }
             None => self.inner.text.commit()?,
         }
         w.text_committed = w.text_changes;
         Ok(())
+    }
+
+    /// The log position now (0 in memory): taken before a write's append,
+    /// it is the stamp that write's failure caps later commits at.
+    pub(super) fn log_position(&self) -> u64 {
+        self.inner.store.as_ref().map_or(0, |s| s.last_seq())
+    }
+
+    /// Records that indexing failed after the append that followed log
+    /// position `before`: see [`WriterState::stamp_cap`].
+    pub(super) fn indexing_failed(&self, w: &mut WriterState, before: u64) {
+        w.stamp_cap = Some(w.stamp_cap.map_or(before, |c| c.min(before)));
     }
 
     /// Writes a snapshot now and starts a fresh log (no-op in memory).

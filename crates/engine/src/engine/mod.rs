@@ -93,6 +93,11 @@ struct WriterState {
     /// that arrive while one commits share the next one: group commit.
     text_changes: u64,
     text_committed: u64,
+    /// Set when indexing failed after a log append (the entry is durable but
+    /// the indexes may lack it): text commits are then stamped no higher
+    /// than the position before that append, so the next open compares
+    /// the indexes with the entries and repairs them.
+    stamp_cap: Option<u64>,
 }
 
 /// Write calls between their log append and their catalog insert.

@@ -75,6 +75,18 @@ pub struct OpenReport {
     pub vectors_removed: u64,
     /// Whether the vector index folder was rebuilt from scratch.
     pub vectors_rebuilt: bool,
+    /// The log position the opened state includes (its last record).
+    pub applied_seq: u64,
+    /// The text index's stamp as found: the log position its last commit
+    /// included (`None`: no stamp, e.g. a new or rebuilt index).
+    pub text_stamp: Option<u64>,
+    /// The vector index's stamp as found in its manifest.
+    pub vectors_stamp: Option<u64>,
+    /// Whether the text index had to be compared with the entries doc by
+    /// doc (the repair path: its stamp was older than the last entry
+    /// change in the log, after a crash between a log append and a text
+    /// commit). A clean close needs none.
+    pub text_compared: bool,
 }
 
 /// Where opening a data folder spent its time, in milliseconds.
@@ -207,14 +219,24 @@ pub type OpenProgress = Arc<dyn Fn(&'static str, u64, u64) + Send + Sync>;
 /// Documents indexed between two progress reports.
 const PROGRESS_EVERY: u64 = 4096;
 
-/// Brings the text index in line with the catalog and stamps it.
+/// Brings the text index in line with the catalog and stamps it. A stamp
+/// in `last_index_change..=last_seq` means the index holds every indexed
+/// change, so nothing is compared (the normal path); otherwise the index's
+/// doc ids are compared with the live entries (the repair path).
 pub(crate) fn reconcile_text(
     text: &TextIndex,
     catalog: &Catalog,
     last_seq: u64,
+    last_index_change: u64,
     report: &mut OpenReport,
     progress: Option<&OpenProgress>,
 ) -> Result<()> {
+    let stamp = text.stamp()?;
+    report.text_stamp = stamp;
+    if stamp.is_some_and(|s| (last_index_change..=last_seq).contains(&s)) {
+        return Ok(());
+    }
+    report.text_compared = true;
     let present = text.doc_ids()?;
     let live = catalog.live();
     let extra = &present - live;
@@ -234,7 +256,7 @@ pub(crate) fn reconcile_text(
     }
     report.text_added = missing.len();
     report.text_removed = extra.len();
-    if !missing.is_empty() || !extra.is_empty() || text.stamp()? != Some(last_seq) {
+    if !missing.is_empty() || !extra.is_empty() || stamp != Some(last_seq) {
         text.commit_stamped(last_seq)?;
     }
     Ok(())

@@ -229,6 +229,7 @@ impl Engine {
                 first
             };
             let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+            let before = self.log_position();
             if self.inner.store.is_some() {
                 let stored = shared
                     .iter()
@@ -242,7 +243,13 @@ impl Engine {
                     .collect();
                 self.log(vec![Record::PutEntries(stored)])?;
             }
-            let change = self.index(&mut w, &docs, &entries, vectors.as_slice())?;
+            let change = match self.index(&mut w, &docs, &entries, vectors.as_slice()) {
+                Ok(change) => change,
+                Err(e) => {
+                    self.indexing_failed(&mut w, before);
+                    return Err(e);
+                }
+            };
             let mut in_flight = self.inner.in_flight.lock();
             in_flight.ids.extend(entries.iter().map(Entry::id));
             in_flight.docs.extend(docs.iter().copied());
@@ -379,14 +386,23 @@ impl Engine {
             }
         };
         let record = Arc::new(entry.to_record());
+        let before = self.log_position();
         self.persist(vec![Record::UpdateEntry(Box::new(StoredEntry {
             record: Arc::clone(&record),
             doc,
             vector: vector.clone(),
         }))])?;
         if text_changed {
-            self.index(&mut w, &[doc], std::slice::from_ref(&entry), &vector)?;
-            self.commit_text(&mut w)?;
+            // The old doc is retired by a second commit, after the catalog
+            // points at the new one (no search misses the entry meanwhile),
+            // so this commit holds the update only in part: stamped below it.
+            let indexed = self
+                .index(&mut w, &[doc], std::slice::from_ref(&entry), &vector)
+                .and_then(|_| self.commit_text_upto(&mut w, Some(before)));
+            if let Err(e) = indexed {
+                self.indexing_failed(&mut w, before);
+                return Err(e);
+            }
         }
         {
             let mut cat = self.inner.catalog.write();
@@ -395,7 +411,10 @@ impl Engine {
         }
         let record = Arc::unwrap_or_clone(record);
         if text_changed {
-            self.retire(&mut w, old_doc)?;
+            if let Err(e) = self.retire(&mut w, old_doc) {
+                self.indexing_failed(&mut w, before);
+                return Err(e);
+            }
         }
         Ok(record)
     }
@@ -424,6 +443,7 @@ impl Engine {
         if signed {
             return Err(crate::entry::EntryError::SignedNotDeletable.into());
         }
+        let before = self.log_position();
         self.persist(vec![Record::DeleteEntry { id }])?;
         let slot = {
             let mut cat = self.inner.catalog.write();
@@ -444,7 +464,9 @@ impl Engine {
             cat.refresh_superseded();
             slot
         };
-        self.retire(&mut w, slot.doc)
+        self.retire(&mut w, slot.doc).inspect_err(|_| {
+            self.indexing_failed(&mut w, before);
+        })
     }
 
     /// Proposes a relation between two entries of one diary.

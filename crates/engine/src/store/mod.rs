@@ -362,6 +362,11 @@ pub struct Recovered {
     pub next_doc: DocId,
     /// Sequence number of the last record (0 for an empty store).
     pub last_seq: u64,
+    /// Sequence number of the last record that changed what the indexes
+    /// hold (entry puts, updates, deletes), at most `last_seq`: an index
+    /// stamped in `last_index_change..=last_seq` is up to date. Equal to
+    /// the snapshot's sequence when no such record follows it.
+    pub last_index_change: u64,
     /// The embedding model recorded in `meta.json`.
     pub model_id: String,
     /// Vector dimensions.

@@ -620,6 +620,7 @@ fn decode_body(
     let mut state = State {
         next_doc: header.next_doc,
         last_seq: seq,
+        last_index_change: seq,
         ..State::default()
     };
     for _ in 0..header.diaries {

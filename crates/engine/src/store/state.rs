@@ -118,6 +118,13 @@ pub(crate) struct State {
     pub next_doc: DocId,
     /// Sequence number of the last record applied.
     pub last_seq: u64,
+    /// Sequence number of the last record that changed what the indexes
+    /// hold (an entry put, update or delete; not diaries, relations or
+    /// access counts). An index stamped at or above it holds every indexed
+    /// change, so opening needs no doc-by-doc comparison. After a snapshot
+    /// load it is the snapshot's sequence (unknown beyond that: the safe
+    /// side).
+    pub last_index_change: u64,
     /// Access counts logged since each entry's record was last written.
     /// Kept beside the records, not in them: records are shared with the
     /// engine's catalog, and patching one would copy it.
@@ -205,12 +212,17 @@ impl State {
                 self.diaries.insert(d.id, d);
             }
             Record::PutEntries(entries) => {
+                self.last_index_change = seq;
                 for e in entries {
                     self.put_entry(e);
                 }
             }
-            Record::UpdateEntry(e) => self.put_entry(*e),
+            Record::UpdateEntry(e) => {
+                self.last_index_change = seq;
+                self.put_entry(*e);
+            }
             Record::DeleteEntry { id } => {
+                self.last_index_change = seq;
                 self.accesses.remove(&id);
                 if let Some(slot) = self.entries.remove(&id) {
                     self.vectors.overlay.remove(&slot.doc);
@@ -312,6 +324,7 @@ impl State {
             relations,
             next_doc: self.next_doc,
             last_seq: self.last_seq,
+            last_index_change: self.last_index_change,
             model_id: model_id.to_owned(),
             dims,
             snapshot_seq,
