@@ -97,6 +97,7 @@
 
 pub mod directory;
 pub mod record;
+mod run;
 mod snapshot;
 mod state;
 mod wal;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::record::{Access, Record, StoredEntry};
-use super::snapshot::Run;
+use super::run::Run;
 use super::{Recovered, RecoveredEntry};
 use crate::entry::{Diary, EntryRecord, Relation};
 use crate::index::DocId;
