@@ -3,8 +3,9 @@
 
 use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::engine::{Engine, PutEntry};
+use moltsearch_engine::entry::cid::compute_content_cid;
 use moltsearch_engine::entry::{
-    Diary, EntryPatch, NewEntry, RelationKind, RelationStatus, Visibility,
+    Diary, EntryError, EntryPatch, NewEntry, PrivateKey, RelationKind, RelationStatus, Visibility,
 };
 use moltsearch_engine::search::request::{Scope, SearchRequest};
 use moltsearch_engine::Error;
@@ -586,4 +587,95 @@ fn a_failed_update_leaves_later_puts_their_own_doc_ids() {
         contents(&engine, diary.id),
         ["a later entry", "second version"]
     );
+}
+
+/// Ids of the hits of `query` over `diaries`.
+fn hit_ids(engine: &Engine, query: &str, diaries: &[Uuid]) -> Vec<Uuid> {
+    let req = SearchRequest::new(
+        query,
+        Scope::Diaries {
+            ids: diaries.to_vec(),
+        },
+    );
+    hits(engine, &req).into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
+fn deleting_a_diary_removes_its_entries_and_relations_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let (keep, gone, kept, lost) = {
+        let engine = open_at(dir.path(), &e);
+        let keep = new_diary(&engine);
+        let gone = new_diary(&engine);
+        let kept = engine
+            .put_entry(NewEntry::new(
+                keep.id,
+                "Kept: the deploy checklist for the notifier.",
+            ))
+            .unwrap();
+        let lost = engine
+            .put_entries(vec![
+                NewEntry::new(gone.id, "Gone: a deploy checklist draft.").into(),
+                NewEntry::new(gone.id, "Gone: notes on the staging deploy.").into(),
+            ])
+            .unwrap();
+        engine
+            .relate(lost[0].id, lost[1].id, RelationKind::Supersedes)
+            .unwrap();
+        let both = [keep.id, gone.id];
+        assert_eq!(hit_ids(&engine, "deploy checklist", &both).len(), 3);
+
+        engine.delete_diary(gone.id).unwrap();
+        assert!(engine.get_diary(gone.id).is_none());
+        assert!(lost.iter().all(|r| engine.get_entry(r.id).is_none()));
+        assert!(engine.relations_of(lost[1].id).is_empty());
+        assert_eq!(hit_ids(&engine, "deploy checklist", &both), vec![kept.id]);
+        assert!(engine.check_indexes().unwrap().is_consistent());
+        assert!(matches!(
+            engine.delete_diary(gone.id),
+            Err(Error::NotFound { what: "diary", .. })
+        ));
+        (keep, gone, kept, lost)
+    };
+    let engine = open_at(dir.path(), &e);
+    assert!(engine.get_diary(gone.id).is_none());
+    assert!(engine.get_diary(keep.id).is_some());
+    assert!(lost.iter().all(|r| engine.get_entry(r.id).is_none()));
+    assert_eq!(engine.len(), 1);
+    assert_eq!(
+        hit_ids(&engine, "deploy checklist", &[keep.id, gone.id]),
+        vec![kept.id]
+    );
+    assert!(engine.check_indexes().unwrap().is_consistent());
+}
+
+#[test]
+fn a_diary_holding_signed_entries_is_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let engine = open_at(dir.path(), &e);
+    let diary = new_diary(&engine);
+    let key = PrivateKey::from_seed(&[7; 32]);
+    let mut signed = NewEntry::new(diary.id, "Signed: rotate keys every 90 days.");
+    let cid = compute_content_cid::<&str>("semantic", None, &signed.content, &[]);
+    signed.content_signature = Some(key.sign(&cid, "nonce-1").unwrap().to_string());
+    signed.content_hash = Some(cid);
+    signed.signing_nonce = Some("nonce-1".into());
+    signed.signer_public_key = Some(key.public_key().to_string());
+    let signed = engine.put_entry(signed).unwrap();
+    let plain = engine
+        .put_entry(NewEntry::new(diary.id, "Unsigned: lunch notes."))
+        .unwrap();
+
+    match engine.delete_diary(diary.id) {
+        Err(Error::Entry(EntryError::DiaryHoldsSigned { signed: 1 })) => {}
+        other => panic!("expected a refusal naming one signed entry, got {other:?}"),
+    }
+    // Nothing was deleted, now or after a reopen.
+    drop(engine);
+    let engine = open_at(dir.path(), &e);
+    assert!(engine.get_diary(diary.id).is_some());
+    assert!(engine.get_entry(signed.id).is_some());
+    assert!(engine.get_entry(plain.id).is_some());
 }

@@ -150,6 +150,11 @@ impl Model {
                     }
                 }
             }
+            Record::DeleteDiary { id } => {
+                self.diaries.remove(id);
+                self.entries.retain(|_, e| e.record.diary_id != *id);
+                self.relations.retain(|_, r| r.diary_id != *id);
+            }
         }
         self.last_seq += 1;
     }
@@ -228,6 +233,18 @@ fn workload() -> Vec<Vec<Record>> {
         vec![Record::DeleteEntry {
             id: Uuid::from_u128(12),
         }],
+        // A diary deleted with its entries and relations.
+        vec![
+            Record::PutDiary(diary(3)),
+            Record::PutEntries(vec![entry(13, 3, 4, "fourth"), entry(14, 3, 5, "fifth")]),
+            Record::PutRelation(Relation {
+                diary_id: Uuid::from_u128(3),
+                ..relation(103, 14, 13)
+            }),
+        ],
+        vec![Record::DeleteDiary {
+            id: Uuid::from_u128(3),
+        }],
     ]
 }
 
@@ -279,7 +296,13 @@ fn round_trip_in_ram() {
     // The deletion cascaded to relation 102; 100 survives, accepted.
     assert_eq!(model.relations.len(), 1);
     model.assert_matches(&store, &store.state(), "live");
-    assert_eq!(store.next_doc(), 4);
+    assert_eq!(store.next_doc(), 6, "the deleted diary's docs stay used");
+    assert_eq!(
+        store.vector(4),
+        None,
+        "the deleted diary's vectors are gone"
+    );
+    assert!(model.diaries.len() == 2 && store.state().diaries.len() == 2);
     assert_eq!(store.vector(3), Some(vector(3, 1)));
     assert_eq!(store.vector(0), None, "re-embedded doc 0 is retired");
     drop(store);

@@ -88,6 +88,72 @@ impl Engine {
         Ok(diary)
     }
 
+    /// Deletes a diary with every entry and relation in it. Refused while
+    /// it holds signed entries (they are permanent, as in MoltNet:
+    /// [`EntryError::DiaryHoldsSigned`](crate::entry::EntryError::DiaryHoldsSigned)),
+    /// and then nothing is deleted.
+    pub fn delete_diary(&self, id: Uuid) -> Result<()> {
+        self.check_writable()?;
+        let mut w = self.inner.writer.lock();
+        {
+            let cat = self.inner.catalog.read();
+            if !cat.diaries.contains_key(&id) {
+                return Err(Error::NotFound { what: "diary", id });
+            }
+            let signed = cat
+                .entries
+                .values()
+                .filter(|s| s.record.diary_id == id && s.record.content_signature.is_some())
+                .count();
+            if signed > 0 {
+                return Err(crate::entry::EntryError::DiaryHoldsSigned { signed }.into());
+            }
+        }
+        let before = self.log_position();
+        self.persist(vec![Record::DeleteDiary { id }])?;
+        let docs: Vec<DocId> = {
+            let mut cat = self.inner.catalog.write();
+            cat.diaries.remove(&id);
+            let gone: Vec<Uuid> = cat
+                .entries
+                .values()
+                .filter(|s| s.record.diary_id == id)
+                .map(|s| s.record.id)
+                .collect();
+            let docs = gone
+                .into_iter()
+                .filter_map(|entry| cat.remove(entry).map(|slot| slot.doc))
+                .collect();
+            let relations: Vec<Uuid> = cat
+                .relations
+                .values()
+                .filter(|r| r.diary_id == id)
+                .map(|r| r.id)
+                .collect();
+            for rid in relations {
+                if let Some(r) = cat.relations.remove(&rid) {
+                    cat.relation_keys.remove(&r.key());
+                }
+            }
+            cat.refresh_superseded();
+            docs
+        };
+        let retired = docs
+            .iter()
+            .try_for_each(|&doc| {
+                self.inner.vectors.delete(doc);
+                self.inner.text.delete(doc)
+            })
+            .map_err(Error::from)
+            .and_then(|()| {
+                if !docs.is_empty() {
+                    w.text_changes += 1;
+                }
+                self.commit_text(&mut w)
+            });
+        retired.inspect_err(|_| self.indexing_failed(&mut w, before))
+    }
+
     /// Stores one entry.
     pub fn put_entry(&self, entry: impl Into<PutEntry>) -> Result<EntryRecord> {
         let mut out = self.put_entries(vec![entry.into()])?;

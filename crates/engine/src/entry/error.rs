@@ -119,6 +119,13 @@ pub enum EntryError {
     /// Signed entries are permanent; supersede them instead (409).
     #[error("a signed entry cannot be deleted; supersede it instead")]
     SignedNotDeletable,
+    /// A diary holding signed entries cannot be deleted: they are
+    /// permanent, and deleting the diary would delete them (409).
+    #[error("the diary holds {signed} signed entries, which are permanent; it cannot be deleted")]
+    DiaryHoldsSigned {
+        /// Signed entries in the diary.
+        signed: usize,
+    },
     /// A relation from an entry to itself carries no information.
     #[error("a relation must link two different entries")]
     SelfRelation,

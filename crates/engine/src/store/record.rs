@@ -84,6 +84,12 @@ pub enum Record {
     /// Sets entries' read bookkeeping (absolute values, so replaying twice
     /// is harmless); entries gone since are skipped.
     RecordAccesses(Vec<Access>),
+    /// Deletes a diary with every entry and relation in it (the engine
+    /// refuses it while the diary holds signed entries).
+    DeleteDiary {
+        /// The diary.
+        id: Uuid,
+    },
 }
 
 /// An entry's read bookkeeping as of a moment: how often search returned it
@@ -118,6 +124,7 @@ impl Record {
             Record::SetRelationStatus { .. } => "SetRelationStatus",
             Record::DeleteRelation { .. } => "DeleteRelation",
             Record::RecordAccesses(_) => "RecordAccesses",
+            Record::DeleteDiary { .. } => "DeleteDiary",
         }
     }
 }
@@ -332,6 +339,9 @@ enum WireRecord<'a> {
         id: Uuid,
     },
     RecordAccesses(Vec<(Uuid, u64, OffsetDateTime)>),
+    DeleteDiary {
+        id: Uuid,
+    },
 }
 
 impl<'a> From<&'a Record> for WireRecord<'a> {
@@ -351,6 +361,7 @@ impl<'a> From<&'a Record> for WireRecord<'a> {
             Record::RecordAccesses(a) => {
                 WireRecord::RecordAccesses(a.iter().map(|a| (a.id, a.count, a.at)).collect())
             }
+            Record::DeleteDiary { id } => WireRecord::DeleteDiary { id: *id },
         }
     }
 }
@@ -378,6 +389,7 @@ impl WireRecord<'_> {
                     .map(|(id, count, at)| Access { id, count, at })
                     .collect(),
             ),
+            WireRecord::DeleteDiary { id } => Record::DeleteDiary { id },
         })
     }
 }
@@ -484,6 +496,9 @@ mod tests {
                 count: 42,
                 at: t,
             }]),
+            Record::DeleteDiary {
+                id: Uuid::from_u128(5),
+            },
         ];
         for r in records {
             let bytes =

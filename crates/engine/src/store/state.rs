@@ -192,6 +192,11 @@ impl State {
                 Record::DeleteEntry { id } => {
                     touched.insert(*id, None);
                 }
+                Record::DeleteDiary { id } => {
+                    for slot in self.entries.values().filter(|s| s.record.diary_id == *id) {
+                        touched.insert(slot.record.id, None);
+                    }
+                }
                 Record::PutDiary(_)
                 | Record::PutRelation(_)
                 | Record::SetRelationStatus { .. }
@@ -247,6 +252,24 @@ impl State {
                         self.accesses.insert(a.id, a);
                     }
                 }
+            }
+            Record::DeleteDiary { id } => {
+                self.last_index_change = seq;
+                self.diaries.remove(&id);
+                let gone: Vec<Uuid> = self
+                    .entries
+                    .values()
+                    .filter(|s| s.record.diary_id == id)
+                    .map(|s| s.record.id)
+                    .collect();
+                for entry in gone {
+                    self.accesses.remove(&entry);
+                    if let Some(slot) = self.entries.remove(&entry) {
+                        self.vectors.overlay.remove(&slot.doc);
+                    }
+                }
+                // Relations link entries of one diary.
+                self.relations.retain(|_, r| r.diary_id != id);
             }
         }
         self.last_seq = seq;
