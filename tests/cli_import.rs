@@ -347,3 +347,29 @@ fn an_import_killed_mid_way_completes_on_rerun_without_copies() {
     assert_eq!(import_ok(&dir, "big", &file, &[]), (0, N));
     assert_eq!(found(&dir, "big", "probe"), N);
 }
+
+#[test]
+fn a_failed_import_into_a_new_diary_leaves_no_diary_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let file = tmp.path().join("first.jsonl");
+    let id = "0190f5a0-0000-7000-8000-000000000001";
+    write_lines(
+        &file,
+        &[format!(r#"{{"id": "{id}", "content": "probe one"}}"#)],
+    );
+    assert_eq!(import_ok(&dir, "first", &file, &[]), (1, 0));
+    // The same id into another, new diary: refused, and "second" is gone.
+    let out = import(&dir, "second", &file, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is an entry of another diary"),
+        "{}",
+        stderr(&out)
+    );
+    let out = moltsearch(&["diaries", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&out);
+    assert!(listed.contains("\"first\""), "{listed}");
+    assert!(!listed.contains("\"second\""), "{listed}");
+}

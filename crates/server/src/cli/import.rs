@@ -34,13 +34,13 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail};
 use moltsearch_engine::engine::{ListRequest, PutEntry};
 use moltsearch_engine::search::request::Scope;
-use moltsearch_engine::{Engine, Error};
+use moltsearch_engine::{Diary, Engine, Error};
 use uuid::Uuid;
 
 use self::folder::Target;
 use self::lines::{Line, LineError};
 use super::common::progress;
-use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
+use super::engine_args::{diary_named, find_diary, DiaryArgs, EngineArgs};
 
 /// Import a file into a diary of a data folder.
 #[derive(clap::Args, Debug)]
@@ -156,15 +156,38 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
-/// Finds the diary, skips lines already stored, stores the rest.
+/// Finds the diary (creating it when missing), skips lines already
+/// stored, stores the rest. A diary this run created is deleted again when
+/// the run fails before storing anything: a failed import leaves nothing.
 fn store(
     engine: &Engine,
     args: &ImportArgs,
     lines: Vec<Line>,
     errors: &mut Vec<LineError>,
 ) -> Result<Stored, Failure> {
-    let file = args.file.display().to_string();
+    let created = find_diary(engine, args.target.team, &args.target.diary)?.is_none();
     let diary = diary_named(engine, args.target.team, &args.target.diary)?;
+    let id = diary.id;
+    let result = store_into(engine, args, diary, lines, errors);
+    if let Err(failure) = &result {
+        if created && failure.stored == 0 {
+            if let Err(e) = engine.delete_diary(id) {
+                eprintln!("warning: could not remove the diary this import created ({id}): {e}");
+            }
+        }
+    }
+    result
+}
+
+/// [`store`] into a diary that exists.
+fn store_into(
+    engine: &Engine,
+    args: &ImportArgs,
+    diary: Diary,
+    lines: Vec<Line>,
+    errors: &mut Vec<LineError>,
+) -> Result<Stored, Failure> {
+    let file = args.file.display().to_string();
     let mut todo: Vec<(usize, PutEntry)> = Vec::with_capacity(lines.len());
     let mut present = 0;
     for line in lines {
