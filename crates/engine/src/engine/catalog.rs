@@ -261,6 +261,21 @@ impl Catalog {
         out
     }
 
+    /// Removes the relations `gone` selects (and their keys), then
+    /// recomputes the superseded set: the relation cascade of both entry
+    /// and diary deletes.
+    pub fn remove_relations(&mut self, gone: impl Fn(&Relation) -> bool) {
+        let keys = &mut self.relation_keys;
+        self.relations.retain(|_, r| {
+            let drop = gone(r);
+            if drop {
+                keys.remove(&r.key());
+            }
+            !drop
+        });
+        self.refresh_superseded();
+    }
+
     /// Recomputes the superseded set (cheap: relations per diary are few).
     pub fn refresh_superseded(&mut self) {
         self.superseded = self

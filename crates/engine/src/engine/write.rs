@@ -124,34 +124,11 @@ impl Engine {
                 .into_iter()
                 .filter_map(|entry| cat.remove(entry).map(|slot| slot.doc))
                 .collect();
-            let relations: Vec<Uuid> = cat
-                .relations
-                .values()
-                .filter(|r| r.diary_id == id)
-                .map(|r| r.id)
-                .collect();
-            for rid in relations {
-                if let Some(r) = cat.relations.remove(&rid) {
-                    cat.relation_keys.remove(&r.key());
-                }
-            }
-            cat.refresh_superseded();
+            cat.remove_relations(|r| r.diary_id == id);
             docs
         };
-        let retired = docs
-            .iter()
-            .try_for_each(|&doc| {
-                self.inner.vectors.delete(doc);
-                self.inner.text.delete(doc)
-            })
-            .map_err(Error::from)
-            .and_then(|()| {
-                if !docs.is_empty() {
-                    w.text_changes += 1;
-                }
-                self.commit_text(&mut w)
-            });
-        retired.inspect_err(|_| self.indexing_failed(&mut w, before))
+        self.retire(&mut w, &docs)
+            .inspect_err(|_| self.indexing_failed(&mut w, before))
     }
 
     /// Stores one entry.
@@ -477,7 +454,7 @@ impl Engine {
         }
         let record = Arc::unwrap_or_clone(record);
         if text_changed {
-            if let Err(e) = self.retire(&mut w, old_doc) {
+            if let Err(e) = self.retire(&mut w, &[old_doc]) {
                 self.indexing_failed(&mut w, before);
                 return Err(e);
             }
@@ -485,12 +462,19 @@ impl Engine {
         Ok(record)
     }
 
-    /// Drops a doc from both indexes (after the catalog stopped pointing at
-    /// it). Writer lock held.
-    pub(super) fn retire(&self, w: &mut WriterState, doc: DocId) -> Result<()> {
-        self.inner.vectors.delete(doc);
+    /// Drops docs from both indexes, with one text commit (after the
+    /// catalog stopped pointing at them). Writer lock held.
+    pub(super) fn retire(&self, w: &mut WriterState, docs: &[DocId]) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        for &doc in docs {
+            self.inner.vectors.delete(doc);
+        }
         w.text_changes += 1;
-        self.inner.text.delete(doc)?;
+        for &doc in docs {
+            self.inner.text.delete(doc)?;
+        }
         self.commit_text(w)
     }
 
@@ -516,21 +500,10 @@ impl Engine {
             let slot = cat
                 .remove(id)
                 .ok_or(Error::NotFound { what: "entry", id })?;
-            let gone: Vec<Uuid> = cat
-                .relations
-                .values()
-                .filter(|r| r.source_id == id || r.target_id == id)
-                .map(|r| r.id)
-                .collect();
-            for rid in gone {
-                if let Some(r) = cat.relations.remove(&rid) {
-                    cat.relation_keys.remove(&r.key());
-                }
-            }
-            cat.refresh_superseded();
+            cat.remove_relations(|r| r.source_id == id || r.target_id == id);
             slot
         };
-        self.retire(&mut w, slot.doc).inspect_err(|_| {
+        self.retire(&mut w, &[slot.doc]).inspect_err(|_| {
             self.indexing_failed(&mut w, before);
         })
     }
