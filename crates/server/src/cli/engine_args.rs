@@ -107,15 +107,15 @@ pub fn find_diary(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Resu
 }
 
 /// The diary `name_or_id` names, created (private, called `name_or_id`)
-/// when missing.
-pub fn diary_named(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Result<Diary> {
+/// when missing; `true` when this call created it.
+pub fn diary_named(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Result<(Diary, bool)> {
     if let Some(d) = find_diary(engine, team, name_or_id)? {
-        return Ok(d);
+        return Ok((d, false));
     }
     if Uuid::parse_str(name_or_id.trim()).is_ok() {
         // A diary asked for by id is never invented under that id's name.
         bail!("no diary with id {name_or_id}");
     }
     let diary = Diary::new(team, name_or_id.to_string(), Visibility::Private)?;
-    Ok(engine.create_diary(diary)?)
+    Ok((engine.create_diary(diary)?, true))
 }

@@ -40,7 +40,7 @@ use uuid::Uuid;
 use self::folder::Target;
 use self::lines::{Line, LineError};
 use super::common::progress;
-use super::engine_args::{diary_named, find_diary, DiaryArgs, EngineArgs};
+use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
 
 /// Import a file into a diary of a data folder.
 #[derive(clap::Args, Debug)]
@@ -165,8 +165,7 @@ fn store(
     lines: Vec<Line>,
     errors: &mut Vec<LineError>,
 ) -> Result<Stored, Failure> {
-    let created = find_diary(engine, args.target.team, &args.target.diary)?.is_none();
-    let diary = diary_named(engine, args.target.team, &args.target.diary)?;
+    let (diary, created) = diary_named(engine, args.target.team, &args.target.diary)?;
     let id = diary.id;
     let result = store_into(engine, args, diary, lines, errors);
     if let Err(failure) = &result {
