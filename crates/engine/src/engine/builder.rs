@@ -8,14 +8,14 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
-use super::catalog::Catalog;
 use super::journal::AccessJournal;
 use super::open::{self, OpenProgress, OpenReport, OpenTimings};
-use super::{reindex, Engine, InFlight, Inner, WriterState, ACCESS_JOURNAL_EVERY};
+use super::{reindex, Engine, Inner, WriterState, ACCESS_JOURNAL_EVERY};
 use crate::embed::Embedder;
 use crate::entry::Entry;
 use crate::index::text::TextIndex;
 use crate::index::vector::{VectorIndex, VectorIndexBuilder, VectorWrite};
+use crate::store::state::State;
 use crate::store::{Durability, Store, StoreOptions};
 use crate::{Error, Result};
 
@@ -157,11 +157,10 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 embedder,
-                catalog: RwLock::new(Catalog::default()),
+                state: Arc::new(RwLock::new(State::without_vectors())),
                 vectors,
                 text,
-                writer: Mutex::new(WriterState::default()),
-                in_flight: Mutex::new(InFlight::default()),
+                writer: Arc::new(Mutex::new(WriterState::default())),
                 arriving: AtomicUsize::new(0),
                 store: None,
                 checkpoint_bytes: u64::MAX,
@@ -205,17 +204,26 @@ impl EngineBuilder {
         };
         let Loaded {
             store,
-            catalog,
+            state,
             vectors,
             text,
             report,
             timings,
         } = loaded;
+        let writer = {
+            let st = state.read();
+            Arc::new(Mutex::new(WriterState {
+                next_doc: st.next_doc,
+                logged: st.last_seq,
+                ..WriterState::default()
+            }))
+        };
         let journal_every = self.access_journal.unwrap_or(Some(ACCESS_JOURNAL_EVERY));
         let access_journal = match journal_every.filter(|_| !self.read_only) {
             Some(every) => Some(AccessJournal::start(
+                Arc::clone(&writer),
                 Arc::clone(&store),
-                Arc::clone(&catalog.accesses),
+                Arc::clone(&state),
                 every,
             )?),
             None => None,
@@ -223,11 +231,10 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 embedder,
-                catalog: RwLock::new(catalog),
+                state,
                 vectors: Box::new(vectors),
                 text,
-                writer: Mutex::new(WriterState::default()),
-                in_flight: Mutex::new(InFlight::default()),
+                writer,
                 arriving: AtomicUsize::new(0),
                 store: Some(store),
                 checkpoint_bytes: self.checkpoint_bytes.unwrap_or(64 << 20),
@@ -258,28 +265,16 @@ impl EngineBuilder {
         let last_index_change = recovered.last_index_change;
         let replayed = recovered.replayed_records;
 
-        let mut catalog = Catalog::default();
-        for d in recovered.diaries {
-            catalog.diaries.insert(d.id, d);
-        }
         // The records were checked before they were logged; checking them
         // again (on every core) guards against a folder written by another
-        // version. The catalog shares the store's records, not copies.
+        // version.
         recovered
             .entries
             .par_iter()
             .try_for_each(|stored| Entry::check_record(&stored.record))?;
-        catalog.reserve_docs(recovered.next_doc);
-        catalog.entries.reserve(recovered.entries.len());
-        for stored in recovered.entries {
-            catalog.insert(stored.record, stored.doc);
-        }
-        for r in recovered.relations {
-            catalog.relation_keys.insert(r.key(), r.id);
-            catalog.relations.insert(r.id, r);
-        }
-        catalog.refresh_superseded();
-        catalog.reserve_docs(recovered.next_doc);
+        drop(recovered);
+        let shared = store.shared_state();
+        let state = shared.read();
         timings.catalog_ms = start.elapsed().as_secs_f64() * 1e3;
 
         let mut report = OpenReport::default();
@@ -308,7 +303,7 @@ impl EngineBuilder {
         let progress = self.open_progress.as_ref();
         report.applied_seq = last_seq;
         report.vectors_stamp = vectors.persisted_stamp();
-        open::reconcile_vectors(&vectors, &catalog, &store, &mut report, progress)?;
+        open::reconcile_vectors(&vectors, &state, &store, &mut report, progress)?;
         // Caught up: the vectors of every logged change are in (in memory
         // for a read-only open, which never writes a manifest).
         vectors.set_applied(last_seq);
@@ -320,7 +315,7 @@ impl EngineBuilder {
         };
         open::reconcile_text(
             &text,
-            &catalog,
+            &state,
             last_seq,
             last_index_change,
             &mut report,
@@ -331,16 +326,17 @@ impl EngineBuilder {
         timings.total_ms = opening.elapsed().as_secs_f64() * 1e3;
         tracing::info!(
             dir = %dir.display(),
-            entries = catalog.entries.len(),
+            entries = state.entries.len(),
             replayed,
             read_only = self.read_only,
             ?timings,
             ?report,
             "engine opened"
         );
+        drop(state);
         Ok(Loaded {
             store,
-            catalog,
+            state: shared,
             vectors,
             text,
             report,
@@ -352,7 +348,7 @@ impl EngineBuilder {
 /// What [`EngineBuilder::load`] opened.
 struct Loaded {
     store: Arc<Store>,
-    catalog: Catalog,
+    state: Arc<RwLock<State>>,
     vectors: crate::index::vector::SegmentedIndex,
     text: TextIndex,
     report: OpenReport,

@@ -7,16 +7,19 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::access::{self};
+use parking_lot::{Mutex, RwLock};
+
 use super::{Engine, WriterState};
+use crate::store::state::State;
 use crate::store::{Access, Record, Store};
 use crate::{Error, Result};
 
 /// A thread that logs changed access counts every interval, so a search
 /// never writes and counts still reach the log without a write to carry
-/// them. It holds the store, not the engine: dropping the engine stops and
-/// joins it before the store closes, so the folder lock is released when
-/// the engine is dropped, not some time later.
+/// them. It holds the store, the state and the writer lock, not the
+/// engine: dropping the engine stops and joins it before the store closes,
+/// so the folder lock is released when the engine is dropped, not some
+/// time later.
 pub(super) struct AccessJournal {
     stop: Option<crossbeam_channel::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -24,8 +27,9 @@ pub(super) struct AccessJournal {
 
 impl AccessJournal {
     pub(super) fn start(
+        writer: Arc<Mutex<WriterState>>,
         store: Arc<Store>,
-        counts: Arc<access::AccessCounts>,
+        state: Arc<RwLock<State>>,
         every: std::time::Duration,
     ) -> Result<Self> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
@@ -35,7 +39,7 @@ impl AccessJournal {
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(every)
                 {
-                    if let Err(e) = log_accesses(&store, &counts) {
+                    if let Err(e) = log_accesses(&mut writer.lock(), &store, &state) {
                         tracing::warn!(error = %e, "could not log access counts");
                     }
                 }
@@ -55,48 +59,94 @@ impl AccessJournal {
     }
 }
 
-/// Appends the changed access counts to the log as one record (no engine
-/// lock: counts touch neither index, and the store orders appends).
-pub(super) fn log_accesses(store: &Store, counts: &access::AccessCounts) -> Result<()> {
+/// Logs the changed access counts as one record and applies it (writer
+/// lock held: records are applied in sequence order). When a write is
+/// between its log append and its publication, nothing is logged: the
+/// counts wait for the next call (or ride along with the next write).
+pub(super) fn log_accesses(
+    w: &mut WriterState,
+    store: &Store,
+    state: &RwLock<State>,
+) -> Result<()> {
+    if !w.staged.is_empty() {
+        return Ok(());
+    }
+    let counts = Arc::clone(&state.read().counts);
     let accesses = counts.take_changed();
     if accesses.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = accesses.iter().map(|a| a.id).collect();
-    if let Err(e) = store.append(vec![Record::RecordAccesses(accesses)]) {
-        counts.mark_changed(ids);
-        return Err(e.into());
+    let written = store
+        .write(vec![Record::RecordAccesses(accesses)])
+        .and_then(|(seq, records)| store.wait_durable(seq).map(|()| (seq, records)));
+    match written {
+        Ok((seq, records)) => {
+            w.logged = seq;
+            let mut state = state.write();
+            for record in records {
+                state.apply(seq, record);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            counts.mark_changed(ids);
+            Err(e.into())
+        }
     }
-    Ok(())
 }
 
 impl Engine {
-    /// Makes `records` durable before the caller applies them in memory
-    /// (writer lock held). In-memory engines skip this.
+    /// Logs `records` and publishes them (writer lock held): when this
+    /// returns, they are durable and applied. For writes with no index
+    /// effect of their own (diaries, relations).
+    pub(super) fn persist(&self, w: &mut WriterState, records: Vec<Record>) -> Result<()> {
+        self.journal(w, records)?;
+        self.publish(w, None)
+    }
+
+    /// Writes `records` to the log (not waiting for durability) and stages
+    /// them for the next [`Engine::publish`]; returns the last sequence
+    /// number. Writer lock held, so staged records are in sequence order.
+    /// In memory, sequence numbers are assigned and nothing is written.
     ///
     /// Read bookkeeping recorded by searches since the last write rides
     /// along (one [`Record::RecordAccesses`]), so it costs no extra fsync.
-    pub(super) fn persist(&self, records: Vec<Record>) -> Result<()> {
-        if let (Some(store), Some(seq)) = (&self.inner.store, self.log(records)?) {
-            store.wait_durable(seq)?;
+    pub(super) fn journal(&self, w: &mut WriterState, mut records: Vec<Record>) -> Result<u64> {
+        let (first, records) = match &self.inner.store {
+            Some(store) => {
+                let counts = Arc::clone(&self.inner.state.read().counts);
+                let accesses = counts.take_changed();
+                let accessed: Vec<Uuid> = accesses.iter().map(|a| a.id).collect();
+                if !accesses.is_empty() {
+                    records.push(Record::RecordAccesses(accesses));
+                }
+                let written = match store.write(records) {
+                    Ok(written) => written,
+                    Err(e) => {
+                        counts.mark_changed(accessed);
+                        return Err(e.into());
+                    }
+                };
+                self.maybe_checkpoint(store);
+                written
+            }
+            None => (w.logged + 1, records),
+        };
+        let last = first + records.len() as u64 - 1;
+        for (i, record) in records.into_iter().enumerate() {
+            if let Record::PutEntries(entries) = &record {
+                w.staged_ids.extend(entries.iter().map(|e| e.record.id));
+            }
+            w.staged.push_back((first + i as u64, record));
         }
-        Ok(())
+        w.logged = last;
+        Ok(last)
     }
 
-    /// [`Engine::persist`] without waiting for durability: returns the
-    /// last sequence number to wait for (`None` in memory).
-    pub(super) fn log(&self, mut records: Vec<Record>) -> Result<Option<u64>> {
-        let Some(store) = &self.inner.store else {
-            return Ok(None);
-        };
-        let accessed = self.inner.take_accesses(&mut records);
-        let seq = match store.append_unsynced(records) {
-            Ok(seq) => seq,
-            Err(e) => {
-                self.inner.catalog.read().accesses.mark_changed(accessed);
-                return Err(e.into());
-            }
-        };
+    /// Starts a background checkpoint when the log has grown past the
+    /// threshold (one at a time).
+    fn maybe_checkpoint(&self, store: &Arc<Store>) {
         let threshold = self.inner.checkpoint_bytes.max(store.vector_bytes() / 4);
         if store.log_bytes() > threshold && !self.inner.checkpointing.swap(true, Ordering::AcqRel) {
             let (store, flag) = (store.clone(), self.inner.checkpointing.clone());
@@ -107,7 +157,27 @@ impl Engine {
                 flag.store(false, Ordering::Release);
             });
         }
-        Ok(Some(seq))
+    }
+
+    /// The group commit (writer lock held): waits until the log is
+    /// durable, commits the text index (stamped no higher than `limit`,
+    /// see [`Engine::commit_text_upto`]) and applies every staged record to
+    /// the state, in sequence order. A failed text commit still applies
+    /// them (they are in the log, so they are the truth; the next open
+    /// indexes what the text index lacks) and returns its error.
+    pub(super) fn publish(&self, w: &mut WriterState, limit: Option<u64>) -> Result<()> {
+        if let Some(store) = &self.inner.store {
+            store.wait_durable(w.logged)?;
+        }
+        let committed = self.commit_text_upto(w, limit);
+        if !w.staged.is_empty() {
+            let mut state = self.inner.state.write();
+            for (seq, record) in w.staged.drain(..) {
+                state.apply(seq, record);
+            }
+            w.staged_ids.clear();
+        }
+        committed
     }
 
     /// Commits the text changes made so far, if any (writer lock held). On
@@ -125,13 +195,13 @@ impl Engine {
     /// commit that holds only part of the last logged change (an update
     /// whose old doc is retired by a second commit), which must not claim
     /// it whole.
-    pub(super) fn commit_text_upto(&self, w: &mut WriterState, limit: Option<u64>) -> Result<()> {
+    fn commit_text_upto(&self, w: &mut WriterState, limit: Option<u64>) -> Result<()> {
         if w.text_committed == w.text_changes {
             return Ok(());
         }
         match &self.inner.store {
             Some(store) => {
-                let durable = store.last_seq();
+                let durable = w.logged;
                 store.wait_durable(durable)?;
                 let seq = [Some(durable), limit, w.stamp_cap]
                     .into_iter()
@@ -149,8 +219,8 @@ impl Engine {
 
     /// The log position now (0 in memory): taken before a write's append,
     /// it is the stamp that write's failure caps later commits at.
-    pub(super) fn log_position(&self) -> u64 {
-        self.inner.store.as_ref().map_or(0, |s| s.last_seq())
+    pub(super) fn log_position(&self, w: &WriterState) -> u64 {
+        w.logged
     }
 
     /// Records that indexing failed after the append that followed log
@@ -178,8 +248,9 @@ impl Engine {
         self.check_writable()?;
         match &self.inner.store {
             Some(store) => {
-                let counts = Arc::clone(&self.inner.catalog.read().accesses);
-                log_accesses(store, &counts)
+                let mut w = self.inner.writer.lock();
+                self.publish(&mut w, None)?;
+                log_accesses(&mut w, store, &self.inner.state)
             }
             None => Ok(()),
         }
@@ -191,6 +262,6 @@ impl Engine {
     /// stores them there in batches; on a data folder, counts taken out
     /// here are not logged by the engine.
     pub fn take_access_changes(&self) -> Vec<Access> {
-        self.inner.catalog.read().accesses.take_changed()
+        self.inner.state.read().counts.take_changed()
     }
 }

@@ -1,19 +1,19 @@
 //! The engine facade: diaries, entries and relations in, hybrid search out.
 //!
-//! A write validates entries, embeds them in batched inference **before**
-//! taking any lock, then, under the single writer lock, adds vectors and
-//! text to both indexes, commits the text index and finally publishes the
-//! entries in the catalog (so a search never sees a doc id that an index
-//! lacks). A search computes the allowed-document bitmap from the catalog,
-//! releases the lock, runs both arms with that bitmap pushed into them,
-//! fuses, re-weights and pages. Searches never wait behind an embedding
-//! call or a text commit; the catalog lock is held only for map updates.
-//! (An update that changes text re-embeds under the writer lock, so it
-//! stalls other writers, never readers.)
+//! A write validates entries and embeds them in batched inference
+//! **before** taking any lock. Then, under the single writer lock, it
+//! builds its log records (doc ids picked here), writes them to the log
+//! and adds vectors and text to both indexes. The group commit makes the
+//! log durable, commits the text index and **publishes**: it applies the
+//! records, in sequence order, to the one [`State`](crate::store::state)
+//! the store and the engine share (so a search never sees an entry that an
+//! index lacks, nor one a crash could still lose). A search computes the
+//! allowed-document bitmap from the state, releases the lock, runs both
+//! arms with that bitmap pushed into them, fuses, re-weights and pages.
+//! Searches never wait behind an embedding call or a text commit; the
+//! state's write lock is held only while records are applied.
 
-mod access;
 mod builder;
-mod catalog;
 mod journal;
 mod open;
 mod read;
@@ -21,7 +21,7 @@ pub mod reindex;
 mod search;
 mod write;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
@@ -29,12 +29,13 @@ use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 use uuid::Uuid;
 
-use self::catalog::Catalog;
 use self::journal::AccessJournal;
 pub use self::open::{IndexCheck, OpenProgress, OpenReport, OpenTimings, TEXT_DIR, VECTORS_DIR};
 use crate::embed::Embedder;
 use crate::index::text::TextIndex;
 use crate::index::vector::VectorIndex;
+use crate::index::DocId;
+use crate::store::state::State;
 use crate::store::{Record, Store};
 use crate::Result;
 
@@ -51,14 +52,14 @@ pub struct Engine {
 
 struct Inner {
     embedder: Embedder,
-    catalog: RwLock<Catalog>,
+    /// Diaries, entries, relations, postings, access counts: shared with
+    /// the store, changed only by applying records (see the module docs).
+    state: Arc<RwLock<State>>,
     vectors: Box<dyn VectorIndex>,
     text: TextIndex,
-    /// Serialises writers; never taken by readers.
-    writer: Mutex<WriterState>,
-    /// Entries of write calls past their log append that are not in the
-    /// catalog yet (waiting for the group commit of the text index).
-    in_flight: Mutex<InFlight>,
+    /// Serialises writers; never taken by readers. Shared with the access
+    /// journal's thread.
+    writer: Arc<Mutex<WriterState>>,
     /// Write calls waiting for, or in, their first phase: a group commit
     /// waits briefly for them so that one commit covers them too.
     arriving: AtomicUsize,
@@ -87,6 +88,16 @@ const ACCESS_JOURNAL_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// What the writer lock guards besides the order of writes.
 #[derive(Default)]
 struct WriterState {
+    /// The next doc id to hand out: above every doc id in the state and in
+    /// the staged records, so a doc id is reserved where it is chosen.
+    next_doc: DocId,
+    /// The sequence number of the last record logged (in memory: assigned).
+    logged: u64,
+    /// Records logged but not applied to the state yet, in sequence order:
+    /// the group commit publishes them once both indexes hold them.
+    staged: VecDeque<(u64, Record)>,
+    /// Entry ids the staged records create: taken, though not in the state.
+    staged_ids: HashSet<Uuid>,
     /// Write calls that changed the text index so far, and how many of them
     /// the last text commit included. A commit (a new tantivy segment,
     /// fsyncs: milliseconds) covers every change made before it, so writers
@@ -100,26 +111,20 @@ struct WriterState {
     stamp_cap: Option<u64>,
 }
 
-/// Write calls between their log append and their catalog insert.
-#[derive(Default)]
-struct InFlight {
-    /// Their entry ids: taken, though not in the catalog yet.
-    ids: HashSet<Uuid>,
-    /// Their doc ids: in the indexes, not live yet.
-    docs: RoaringBitmap,
-}
-
-impl Inner {
-    /// Moves the access counts that changed since they were last logged
-    /// into `records` (as one record at the end); returns their ids, to
-    /// mark changed again if the append fails.
-    fn take_accesses(&self, records: &mut Vec<Record>) -> Vec<Uuid> {
-        let accesses = self.catalog.read().accesses.take_changed();
-        let ids = accesses.iter().map(|a| a.id).collect();
-        if !accesses.is_empty() {
-            records.push(Record::RecordAccesses(accesses));
+impl WriterState {
+    /// Doc ids the staged records put in the indexes: not live yet.
+    fn staged_docs(&self) -> RoaringBitmap {
+        let mut docs = RoaringBitmap::new();
+        for (_, record) in &self.staged {
+            match record {
+                Record::PutEntries(entries) => docs.extend(entries.iter().map(|e| e.doc)),
+                Record::UpdateEntry(e) => {
+                    docs.insert(e.doc);
+                }
+                _ => {}
+            }
         }
-        ids
+        docs
     }
 }
 
@@ -134,12 +139,7 @@ impl Drop for Inner {
         let Some(store) = self.store.as_ref().filter(|s| !s.is_read_only()) else {
             return;
         };
-        let mut records = Vec::new();
-        self.take_accesses(&mut records);
-        if records.is_empty() {
-            return;
-        }
-        if let Err(e) = store.append(records) {
+        if let Err(e) = journal::log_accesses(&mut self.writer.lock(), store, &self.state) {
             tracing::warn!(error = %e, "could not log access counts while closing");
         }
     }
@@ -172,11 +172,11 @@ impl Engine {
     /// writer lock so no write is half applied): a consistency check for
     /// tests and operators; [`IndexCheck::is_consistent`] must always hold.
     pub fn check_indexes(&self) -> Result<IndexCheck> {
-        let _w = self.inner.writer.lock();
-        let live = self.inner.catalog.read().live().clone();
+        let w = self.inner.writer.lock();
+        let live = self.inner.state.read().postings.live().clone();
         // Writes waiting for their group commit are in the indexes but not
         // live yet: they are left out, not reported.
-        let in_flight = self.inner.in_flight.lock().docs.clone();
+        let in_flight = w.staged_docs();
         let text = self.inner.text.doc_ids()? - &in_flight;
         let vectors = self.inner.vectors.live_docs() - &in_flight;
         Ok(IndexCheck::of(&live, &text, &vectors))
@@ -236,7 +236,7 @@ impl Engine {
 
     /// Live entries in the engine.
     pub fn len(&self) -> usize {
-        self.inner.catalog.read().entries.len()
+        self.inner.state.read().entries.len()
     }
 
     /// True when no entry is stored.
@@ -268,13 +268,14 @@ mod tests {
     use crate::entry::{Diary, EntryPatch, NewEntry, Visibility};
     use crate::search::request::{Scope, SearchRequest};
 
-    /// Every live entry's record is one allocation shared by the store and
-    /// the catalog.
+    /// The store and the engine hold one state: every live entry's
+    /// record is one allocation.
     fn assert_shared(engine: &Engine, ids: &[Uuid]) {
         let store = engine.inner.store.as_ref().expect("on disk");
-        let cat = engine.inner.catalog.read();
+        assert!(Arc::ptr_eq(&store.shared_state(), &engine.inner.state));
+        let state = engine.inner.state.read();
         for id in ids {
-            let slot = cat.entries.get(id).expect("entry in catalog");
+            let slot = state.entries.get(id).expect("entry in the state");
             assert!(store.shares_record(&slot.record), "entry {id} is copied");
         }
     }

@@ -43,10 +43,10 @@ use std::sync::{Arc, Weak};
 
 use roaring::RoaringBitmap;
 
-use super::catalog::Catalog;
 use crate::index::text::TextIndex;
 use crate::index::vector::{SegmentedIndex, VectorIndex, VectorIndexBuilder};
 use crate::index::DocId;
+use crate::store::state::State;
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -95,7 +95,7 @@ pub struct OpenTimings {
     /// Store recovery: snapshot load (records decoded, vectors mapped and
     /// checksummed) and log replay.
     pub store_ms: f64,
-    /// Building the catalog (validated entries, posting bitmaps).
+    /// Checking the recovered entries (the store built the state).
     pub catalog_ms: f64,
     /// Opening the vector segments and catching up with the log.
     pub vectors_ms: f64,
@@ -219,13 +219,13 @@ pub type OpenProgress = Arc<dyn Fn(&'static str, u64, u64) + Send + Sync>;
 /// Documents indexed between two progress reports.
 const PROGRESS_EVERY: u64 = 4096;
 
-/// Brings the text index in line with the catalog and stamps it. A stamp
+/// Brings the text index in line with the state and stamps it. A stamp
 /// in `last_index_change..=last_seq` means the index holds every indexed
 /// change, so nothing is compared (the normal path); otherwise the index's
 /// doc ids are compared with the live entries (the repair path).
 pub(crate) fn reconcile_text(
     text: &TextIndex,
-    catalog: &Catalog,
+    state: &State,
     last_seq: u64,
     last_index_change: u64,
     report: &mut OpenReport,
@@ -238,7 +238,7 @@ pub(crate) fn reconcile_text(
     }
     report.text_compared = true;
     let present = text.doc_ids()?;
-    let live = catalog.live();
+    let live = state.postings.live();
     let extra = &present - live;
     let missing = live - &present;
     for doc in &extra {
@@ -246,7 +246,7 @@ pub(crate) fn reconcile_text(
     }
     let total = missing.len();
     for (i, doc) in missing.iter().enumerate() {
-        if let Some(e) = catalog.entry_of(doc) {
+        if let Some(e) = state.entry_of(doc) {
             text.add(doc, e.title.as_deref(), &e.content, &e.tags)?;
         }
         let done = i as u64 + 1;
@@ -293,17 +293,17 @@ pub(crate) fn vector_index(
     build(builder)
 }
 
-/// Brings the vector index in line with the catalog: tombstones docs the
+/// Brings the vector index in line with the state: tombstones docs the
 /// log deleted, inserts stored vectors of docs it lacks (no model runs).
 pub(crate) fn reconcile_vectors(
     vectors: &dyn VectorIndex,
-    catalog: &Catalog,
+    state: &State,
     store: &Store,
     report: &mut OpenReport,
     progress: Option<&OpenProgress>,
 ) -> Result<()> {
     let present = vectors.live_docs();
-    let live = catalog.live();
+    let live = state.postings.live();
     report.vectors_removed = vectors.retain(live) as u64;
     let missing: Vec<DocId> = (live - &present).iter().collect();
     report.vectors_added = missing.len() as u64;
@@ -312,8 +312,9 @@ pub(crate) fn reconcile_vectors(
     for chunk in missing.chunks(CATCH_UP_ROWS) {
         let mut flat = Vec::with_capacity(chunk.len() * dims);
         for &doc in chunk {
-            let v = store
-                .vector(doc)
+            let v = state
+                .vectors
+                .get(doc)
                 .ok_or_else(|| crate::store::StoreError::Corrupt {
                     file: store.path(),
                     offset: 0,

@@ -5,10 +5,10 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::catalog::Catalog;
 use super::Engine;
 use crate::entry::{Diary, EntryRecord, EntryType, Relation};
 use crate::search::request::{check_page, Filters, Scope, SearchHit, SearchMode, SearchResponse};
+use crate::store::state::State;
 use crate::Result;
 
 /// A page of entries, newest first, under filters.
@@ -59,12 +59,12 @@ pub struct TagCount {
 impl Engine {
     /// A diary by id.
     pub fn get_diary(&self, id: Uuid) -> Option<Diary> {
-        self.inner.catalog.read().diaries.get(&id).cloned()
+        self.inner.state.read().diaries.get(&id).cloned()
     }
 
     /// Diaries, optionally of one team, by name.
     pub fn list_diaries(&self, team_id: Option<Uuid>) -> Vec<Diary> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         let mut out: Vec<Diary> = cat
             .diaries
             .values()
@@ -77,13 +77,13 @@ impl Engine {
 
     /// An entry by id. Reading does not change `updatedAt`.
     pub fn get_entry(&self, id: Uuid) -> Option<EntryRecord> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         cat.record(&id).map(|r| cat.current(r))
     }
 
     /// Relations touching an entry.
     pub fn relations_of(&self, entry: Uuid) -> Vec<Relation> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         let mut out: Vec<Relation> = cat
             .relations
             .values()
@@ -97,7 +97,7 @@ impl Engine {
     /// Entries newest first under filters, with the exact total.
     pub fn list(&self, req: &ListRequest) -> Result<ListResponse> {
         check_page(req.limit, req.offset)?;
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         let allow = cat.allowed(&req.scope, &req.filters);
         let (entries, total) = newest_first(&cat, &allow, req.offset, req.limit);
         Ok(ListResponse {
@@ -114,13 +114,14 @@ impl Engine {
         min_count: u64,
         entry_types: &[EntryType],
     ) -> Vec<TagCount> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         let filters = Filters {
             entry_types: entry_types.to_vec(),
             ..Filters::default()
         };
         let allow = cat.allowed(scope, &filters);
-        cat.tag_counts(&allow, prefix, min_count)
+        cat.postings
+            .tag_counts(&allow, prefix, min_count)
             .into_iter()
             .map(|(tag, count)| TagCount { tag, count })
             .collect()
@@ -130,7 +131,7 @@ impl Engine {
 /// The allowed entries sorted by creation time (newest first, then id),
 /// paged, with the total.
 fn newest_first<'a>(
-    cat: &'a Catalog,
+    cat: &'a State,
     allow: &RoaringBitmap,
     offset: usize,
     limit: usize,
@@ -148,7 +149,7 @@ fn newest_first<'a>(
 
 /// The list path of a search (empty query): newest first, exact total.
 pub(super) fn list_response(
-    cat: &Catalog,
+    cat: &State,
     allow: &RoaringBitmap,
     offset: usize,
     limit: usize,

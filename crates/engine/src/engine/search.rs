@@ -20,9 +20,9 @@ impl Engine {
     /// on the text arm alone and says so in `warnings` and `mode`.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         req.validate()?;
-        let allow = self.inner.catalog.read().allowed(&req.scope, &req.filters);
+        let allow = self.inner.state.read().allowed(&req.scope, &req.filters);
         if req.query.trim().is_empty() {
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.state.read();
             return Ok(list_response(&cat, &allow, req.offset, req.limit));
         }
         // A bad query vector is refused before either arm does any work.
@@ -147,7 +147,7 @@ impl Engine {
 
         let fused = fusion::fuse(&req.fusion, &vector_hits, &text_hits);
         let t = now();
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         let mut scored: Vec<(f32, fusion::Fused, f32, u8)> = fused
             .into_iter()
             .filter_map(|f| {
@@ -227,14 +227,14 @@ impl Engine {
     }
 
     /// Counts a read of each returned entry; `updatedAt` is not touched.
-    /// Under the catalog's read lock: counting takes only the sharded
+    /// Under the state's read lock: counting takes only the sharded
     /// locks of the access counts, so searches never wait for each other
     /// or for writers here (the journal logs the counts later).
     fn record_access(&self, hits: &[SearchHit], at: OffsetDateTime) {
         if hits.is_empty() {
             return;
         }
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.state.read();
         for h in hits {
             cat.record_access(h.entry.id, at);
         }

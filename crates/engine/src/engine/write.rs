@@ -71,20 +71,15 @@ impl Engine {
     pub fn create_diary(&self, diary: Diary) -> Result<Diary> {
         self.check_writable()?;
         diary.validate()?;
-        let _w = self.inner.writer.lock();
-        if self.inner.catalog.read().diaries.contains_key(&diary.id) {
+        let mut w = self.inner.writer.lock();
+        if self.inner.state.read().diaries.contains_key(&diary.id) {
             return Err(Error::AlreadyExists {
                 what: "diary",
                 id: diary.id,
             });
         }
         // Durable first (writer lock held, readers not blocked), then visible.
-        self.persist(vec![Record::PutDiary(diary.clone())])?;
-        self.inner
-            .catalog
-            .write()
-            .diaries
-            .insert(diary.id, diary.clone());
+        self.persist(&mut w, vec![Record::PutDiary(diary.clone())])?;
         Ok(diary)
     }
 
@@ -95,12 +90,12 @@ impl Engine {
     pub fn delete_diary(&self, id: Uuid) -> Result<()> {
         self.check_writable()?;
         let mut w = self.inner.writer.lock();
-        {
-            let cat = self.inner.catalog.read();
-            if !cat.diaries.contains_key(&id) {
+        let docs: Vec<DocId> = {
+            let state = self.inner.state.read();
+            if !state.diaries.contains_key(&id) {
                 return Err(Error::NotFound { what: "diary", id });
             }
-            let signed = cat
+            let signed = state
                 .entries
                 .values()
                 .filter(|s| s.record.diary_id == id && s.record.content_signature.is_some())
@@ -108,27 +103,14 @@ impl Engine {
             if signed > 0 {
                 return Err(crate::entry::EntryError::DiaryHoldsSigned { signed }.into());
             }
-        }
-        let before = self.log_position();
-        self.persist(vec![Record::DeleteDiary { id }])?;
-        let docs: Vec<DocId> = {
-            let mut cat = self.inner.catalog.write();
-            cat.diaries.remove(&id);
-            let gone: Vec<Uuid> = cat
+            state
                 .entries
                 .values()
                 .filter(|s| s.record.diary_id == id)
-                .map(|s| s.record.id)
-                .collect();
-            let docs = gone
-                .into_iter()
-                .filter_map(|entry| cat.remove(entry).map(|slot| slot.doc))
-                .collect();
-            cat.remove_relations(|r| r.diary_id == id);
-            docs
+                .map(|s| s.doc)
+                .collect()
         };
-        self.retire(&mut w, &docs)
-            .inspect_err(|_| self.indexing_failed(&mut w, before))
+        self.delete_logged(&mut w, Record::DeleteDiary { id }, &docs)
     }
 
     /// Stores one entry.
@@ -190,7 +172,7 @@ impl Engine {
         let mut entries = Vec::with_capacity(batch.len());
         let mut seen = std::collections::HashSet::new();
         {
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.state.read();
             for (index, put) in batch.into_iter().enumerate() {
                 let in_batch = |source: Error| Error::InBatch {
                     index,
@@ -245,19 +227,16 @@ impl Engine {
             })?;
         }
 
-        // Phase 1, writer lock held: doc ids, the log append (its fsync is
-        // awaited later), both indexes (invisible until the catalog has the
-        // entries: searches are filtered by it).
-        let shared: Vec<Arc<EntryRecord>> =
-            entries.iter().map(|e| Arc::new(e.to_record())).collect();
+        // Phase 1, writer lock held: doc ids, the log write (its fsync is
+        // awaited by the group commit), both indexes (invisible until the
+        // records are applied to the state: searches are filtered by it).
         let arriving = CountGuard::new(&self.inner.arriving);
-        let (docs, change) = {
+        let seq = {
             let mut w = self.inner.writer.lock();
-            let first = {
-                let mut cat = self.inner.catalog.write();
-                let in_flight = self.inner.in_flight.lock();
+            {
+                let state = self.inner.state.read();
                 if let Some((index, e)) = entries.iter().enumerate().find(|(_, e)| {
-                    cat.entries.contains_key(&e.id()) || in_flight.ids.contains(&e.id())
+                    state.entries.contains_key(&e.id()) || w.staged_ids.contains(&e.id())
                 }) {
                     return Err(Error::InBatch {
                         index,
@@ -267,47 +246,42 @@ impl Engine {
                         }),
                     });
                 }
-                let first = cat.next_doc();
-                cat.reserve_docs(first + entries.len() as DocId);
-                first
-            };
-            let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
-            let before = self.log_position();
-            if self.inner.store.is_some() {
-                let stored = shared
-                    .iter()
-                    .zip(&docs)
-                    .zip(vectors.rows())
-                    .map(|((record, &doc), v)| StoredEntry {
-                        record: Arc::clone(record),
-                        doc,
-                        vector: v.to_vec(),
-                    })
-                    .collect();
-                self.log(vec![Record::PutEntries(stored)])?;
             }
-            let change = match self.index(&mut w, &docs, &entries, vectors.as_slice()) {
-                Ok(change) => change,
-                Err(e) => {
-                    self.indexing_failed(&mut w, before);
-                    return Err(e);
-                }
-            };
-            let mut in_flight = self.inner.in_flight.lock();
-            in_flight.ids.extend(entries.iter().map(Entry::id));
-            in_flight.docs.extend(docs.iter().copied());
-            (docs, change)
+            let first = w.next_doc;
+            let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
+            let stored = entries
+                .iter()
+                .zip(&docs)
+                .zip(vectors.rows())
+                .map(|((e, &doc), v)| StoredEntry {
+                    record: Arc::new(e.to_record()),
+                    doc,
+                    vector: v.to_vec(),
+                })
+                .collect();
+            let before = self.log_position(&w);
+            let seq = self.journal(&mut w, vec![Record::PutEntries(stored)])?;
+            // Reserved where chosen: the staged record owns these doc ids
+            // whatever happens next.
+            w.next_doc = first + entries.len() as DocId;
+            if let Err(e) = self.index(&mut w, &docs, &entries, vectors.as_slice()) {
+                self.indexing_failed(&mut w, before);
+                // Logged, so applied even so: see `Engine::publish`.
+                let _ = self.publish(&mut w, Some(before));
+                return Err(e);
+            }
+            seq
         };
         drop(arriving);
 
-        // Phase 2: the group commit. Whoever takes the lock first commits
-        // every change made so far (after the log is durable up to its
-        // end); writers whose change that covered just go on.
+        // Phase 2: the group commit. Whoever takes the lock first publishes
+        // every write staged so far (log durable, text committed, records
+        // applied); writers whose records that covered just go on.
         let gather_until = std::time::Instant::now() + GROUP_COMMIT_WAIT;
-        let committed = loop {
+        loop {
             let mut w = self.inner.writer.lock();
-            if w.text_committed >= change {
-                break Ok(());
+            if w.staged.front().is_none_or(|(first, _)| *first > seq) {
+                break;
             }
             if self.inner.arriving.load(Ordering::Acquire) > 0
                 && std::time::Instant::now() < gather_until
@@ -316,31 +290,21 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_micros(50));
                 continue;
             }
-            break self.commit_text(&mut w);
-        };
-        let records = entries.into_iter().map(EntryRecord::from).collect();
-        let mut cat = self.inner.catalog.write();
-        let mut in_flight = self.inner.in_flight.lock();
-        for (record, &doc) in shared.iter().zip(&docs) {
-            in_flight.ids.remove(&record.id);
-            in_flight.docs.remove(doc);
+            self.publish(&mut w, None)?;
+            break;
         }
-        committed?;
-        for (record, doc) in shared.into_iter().zip(docs) {
-            cat.insert(record, doc);
-        }
-        Ok(records)
+        Ok(entries.into_iter().map(EntryRecord::from).collect())
     }
 
-    /// Adds docs to both indexes, uncommitted; returns the text change's
-    /// number for [`Engine::commit_text`]. Writer lock held.
+    /// Adds docs to both indexes, uncommitted (the next publish commits
+    /// them). Writer lock held.
     pub(super) fn index(
         &self,
         w: &mut WriterState,
         docs: &[DocId],
         entries: &[Entry],
         vectors: &[f32],
-    ) -> Result<u64> {
+    ) -> Result<()> {
         self.inner.vectors.insert_batch(docs, vectors)?;
         w.text_changes += 1;
         for (doc, e) in docs.iter().zip(entries) {
@@ -348,7 +312,7 @@ impl Engine {
                 .text
                 .add(*doc, e.title(), e.content(), e.tags())?;
         }
-        Ok(w.text_changes)
+        Ok(())
     }
 
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
@@ -361,7 +325,7 @@ impl Engine {
         // patch is applied again to what it wrote.
         let (entry, old_doc, vector, text_changed, mut w) = loop {
             let (mut entry, seen) = {
-                let cat = self.inner.catalog.read();
+                let cat = self.inner.state.read();
                 let slot = cat
                     .entries
                     .get(&id)
@@ -395,7 +359,7 @@ impl Engine {
                 None
             };
             let w = self.inner.writer.lock();
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.state.read();
             let slot = cat
                 .entries
                 .get(&id)
@@ -415,9 +379,8 @@ impl Engine {
             // this id, and the next write must not pick it again (the store
             // would refuse it, and every later put with it, until a reopen).
             Some(v) => {
-                let mut cat = self.inner.catalog.write();
-                let doc = cat.next_doc();
-                cat.reserve_docs(doc + 1);
+                let doc = w.next_doc;
+                w.next_doc += 1;
                 (doc, v)
             }
             None => {
@@ -428,42 +391,45 @@ impl Engine {
                 (old_doc, old)
             }
         };
-        let record = Arc::new(entry.to_record());
-        let before = self.log_position();
-        self.persist(vec![Record::UpdateEntry(Box::new(StoredEntry {
-            record: Arc::clone(&record),
-            doc,
-            vector: vector.clone(),
-        }))])?;
-        if text_changed {
-            // The old doc is retired by a second commit, after the catalog
-            // points at the new one (no search misses the entry meanwhile),
-            // so this commit holds the update only in part: stamped below it.
-            let indexed = self
-                .index(&mut w, &[doc], std::slice::from_ref(&entry), &vector)
-                .and_then(|_| self.commit_text_upto(&mut w, Some(before)));
-            if let Err(e) = indexed {
-                self.indexing_failed(&mut w, before);
-                return Err(e);
+        let record = entry.to_record();
+        let before = self.log_position(&w);
+        self.journal(
+            &mut w,
+            vec![Record::UpdateEntry(Box::new(StoredEntry {
+                record: Arc::new(record.clone()),
+                doc,
+                vector: vector.clone(),
+            }))],
+        )?;
+        // The new doc is indexed and the update published before the old
+        // doc is retired (no search misses the entry meanwhile), so the
+        // publishing commit holds the update only in part: stamped below it.
+        let indexed = if text_changed {
+            self.index(&mut w, &[doc], std::slice::from_ref(&entry), &vector)
+        } else {
+            Ok(())
+        };
+        let published = indexed.and_then(|()| self.publish(&mut w, Some(before)));
+        let retired = published.and_then(|()| {
+            if text_changed {
+                self.retire(&mut w, &[old_doc])
+            } else {
+                Ok(())
             }
-        }
-        {
-            let mut cat = self.inner.catalog.write();
-            cat.remove(id);
-            cat.insert(Arc::clone(&record), doc);
-        }
-        let record = Arc::unwrap_or_clone(record);
-        if text_changed {
-            if let Err(e) = self.retire(&mut w, &[old_doc]) {
-                self.indexing_failed(&mut w, before);
-                return Err(e);
+        });
+        if let Err(e) = retired {
+            self.indexing_failed(&mut w, before);
+            // Applied even so (it is in the log): see `Engine::publish`.
+            if !w.staged.is_empty() {
+                let _ = self.publish(&mut w, Some(before));
             }
+            return Err(e);
         }
         Ok(record)
     }
 
     /// Drops docs from both indexes, with one text commit (after the
-    /// catalog stopped pointing at them). Writer lock held.
+    /// state stopped pointing at them). Writer lock held.
     pub(super) fn retire(&self, w: &mut WriterState, docs: &[DocId]) -> Result<()> {
         if docs.is_empty() {
             return Ok(());
@@ -482,38 +448,38 @@ impl Engine {
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
         self.check_writable()?;
         let mut w = self.inner.writer.lock();
-        let signed = self
-            .inner
-            .catalog
-            .read()
-            .record(&id)
-            .ok_or(Error::NotFound { what: "entry", id })?
-            .content_signature
-            .is_some();
-        if signed {
-            return Err(crate::entry::EntryError::SignedNotDeletable.into());
-        }
-        let before = self.log_position();
-        self.persist(vec![Record::DeleteEntry { id }])?;
-        let slot = {
-            let mut cat = self.inner.catalog.write();
-            let slot = cat
-                .remove(id)
+        let doc = {
+            let state = self.inner.state.read();
+            let slot = state
+                .entries
+                .get(&id)
                 .ok_or(Error::NotFound { what: "entry", id })?;
-            cat.remove_relations(|r| r.source_id == id || r.target_id == id);
-            slot
+            if slot.record.content_signature.is_some() {
+                return Err(crate::entry::EntryError::SignedNotDeletable.into());
+            }
+            slot.doc
         };
-        self.retire(&mut w, &[slot.doc]).inspect_err(|_| {
-            self.indexing_failed(&mut w, before);
-        })
+        self.delete_logged(&mut w, Record::DeleteEntry { id }, &[doc])
+    }
+
+    /// Logs and publishes a delete, then retires the docs it removed from
+    /// the state (writer lock held). The publishing commit is stamped below
+    /// the delete: until the retiring commit, the text index still holds
+    /// the docs.
+    fn delete_logged(&self, w: &mut WriterState, record: Record, docs: &[DocId]) -> Result<()> {
+        let before = self.log_position(w);
+        self.journal(w, vec![record])?;
+        self.publish(w, Some(before))
+            .and_then(|()| self.retire(w, docs))
+            .inspect_err(|_| self.indexing_failed(w, before))
     }
 
     /// Proposes a relation between two entries of one diary.
     pub fn relate(&self, source: Uuid, target: Uuid, kind: RelationKind) -> Result<Relation> {
         self.check_writable()?;
-        let _w = self.inner.writer.lock();
+        let mut w = self.inner.writer.lock();
         let relation = {
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.state.read();
             let s = cat.entries.get(&source).ok_or(Error::NotFound {
                 what: "entry",
                 id: source,
@@ -530,10 +496,7 @@ impl Engine {
             relation.check_unique(cat.relations.values())?;
             relation
         };
-        self.persist(vec![Record::PutRelation(relation.clone())])?;
-        let mut cat = self.inner.catalog.write();
-        cat.relation_keys.insert(relation.key(), relation.id);
-        cat.relations.insert(relation.id, relation.clone());
+        self.persist(&mut w, vec![Record::PutRelation(relation.clone())])?;
         Ok(relation)
     }
 
@@ -541,23 +504,24 @@ impl Engine {
     /// hides its target from searches that exclude superseded entries.
     pub fn set_relation_status(&self, id: Uuid, status: RelationStatus) -> Result<Relation> {
         self.check_writable()?;
-        let _w = self.inner.writer.lock();
-        if !self.inner.catalog.read().relations.contains_key(&id) {
+        let mut w = self.inner.writer.lock();
+        if !self.inner.state.read().relations.contains_key(&id) {
             return Err(Error::NotFound {
                 what: "relation",
                 id,
             });
         }
         let at = now();
-        self.persist(vec![Record::SetRelationStatus { id, status, at }])?;
-        let mut cat = self.inner.catalog.write();
-        let r = cat.relations.get_mut(&id).ok_or(Error::NotFound {
-            what: "relation",
-            id,
-        })?;
-        r.set_status(status, at);
-        let r = r.clone();
-        cat.refresh_superseded();
-        Ok(r)
+        self.persist(&mut w, vec![Record::SetRelationStatus { id, status, at }])?;
+        self.inner
+            .state
+            .read()
+            .relations
+            .get(&id)
+            .cloned()
+            .ok_or(Error::NotFound {
+                what: "relation",
+                id,
+            })
     }
 }

@@ -99,7 +99,7 @@ pub mod directory;
 pub mod record;
 mod run;
 mod snapshot;
-mod state;
+pub(crate) mod state;
 mod wal;
 
 use std::collections::HashSet;
@@ -430,7 +430,11 @@ pub struct Store {
     options: StoreOptions,
     /// `None` when read-only.
     wal: Option<Wal>,
-    state: RwLock<State>,
+    /// The fold of every applied record; shared with the engine, which
+    /// applies its own writes (see [`Store::write`]).
+    state: Arc<RwLock<State>>,
+    /// Records [`Store::append`] wrote, waiting to be applied in order.
+    unapplied: Mutex<std::collections::VecDeque<(u64, Record)>>,
     /// Serialises checkpoints (held while a snapshot is written).
     checkpoint: Mutex<()>,
     /// Sequence number of the newest durable snapshot; its own lock so
@@ -553,6 +557,7 @@ impl Store {
             }
             None => State::default(),
         };
+        state.derive_indexes();
         let base_seq = state.last_seq;
 
         // Segments whose successor starts at or before the snapshot hold
@@ -715,35 +720,85 @@ impl Store {
             wal: writer.map(|w| Wal::new(dir.clone(), w)),
             dir,
             options,
-            state: RwLock::new(state),
+            state: Arc::new(RwLock::new(state)),
+            unapplied: Mutex::new(Default::default()),
             checkpoint: Mutex::new(()),
             snapshot_seq: Mutex::new(snap_seq),
         };
         Ok((store, recovered))
     }
 
-    /// Logs `records` with consecutive sequence numbers and applies them to
-    /// the store's state; returns the last sequence number (the current one
-    /// for an empty call). Returns once durable as [`Durability`] says.
+    /// Logs `records` with consecutive sequence numbers, waits until they
+    /// are durable as [`Durability`] says, and applies them to the store's
+    /// state; returns the last sequence number (the current one for an
+    /// empty call).
     ///
     /// Records are checked first for what the store relies on
     /// ([`StoreError::InvalidRecord`]: vector dimensions; doc ids of new
     /// entries unused and ascending; an update keeps its doc id or takes an
     /// unused one); a refused call writes nothing. Everything else (diary
-    /// names, existence of referenced entries) is the engine's to check.
-    /// Encoding happens before the writer lock is taken, so concurrent
-    /// appenders only serialise on the write itself.
+    /// names, existence of referenced entries) is the writer's to check.
+    ///
+    /// Concurrent appenders share fsyncs: each waits for durability
+    /// without a lock, then whoever gets the state first applies every
+    /// durable record queued so far, in sequence order. A store opened by
+    /// an engine is written through the engine only, which applies its
+    /// records itself once its indexes hold them.
     pub fn append(&self, records: Vec<Record>) -> Result<u64, StoreError> {
-        let last = self.append_unsynced(records)?;
+        if records.is_empty() {
+            return Ok(self.last_seq());
+        }
+        let last = {
+            let state = self.state.read();
+            self.write_then(records, &state, |first, records| {
+                let mut queue = self.unapplied.lock();
+                for (i, record) in records.into_iter().enumerate() {
+                    queue.push_back((first + i as u64, record));
+                }
+            })?
+        };
         self.wait_durable(last)?;
+        let mut state = self.state.write();
+        let mut queue = self.unapplied.lock();
+        while queue.front().is_some_and(|(seq, _)| *seq <= last) {
+            if let Some((seq, record)) = queue.pop_front() {
+                state.apply(seq, record);
+            }
+        }
         Ok(last)
     }
 
-    /// [`Store::append`] without waiting for durability: the records are
-    /// written and applied, and [`Store::wait_durable`] later waits for
-    /// them. Lets a caller release its own locks before the fsync, so that
-    /// concurrent writers share one (group commit).
-    pub fn append_unsynced(&self, records: Vec<Record>) -> Result<u64, StoreError> {
+    /// Writes `records` to the log with consecutive sequence numbers and
+    /// returns the last one, without waiting for durability and without
+    /// applying them: the caller waits ([`Store::wait_durable`], so that
+    /// concurrent writers share one fsync) and then applies them, in
+    /// sequence order, to the [`shared state`](Store::shared_state). That
+    /// is how the engine publishes a write only once both its indexes hold
+    /// it. Checked as [`Store::append`] says; encoding happens before the
+    /// log's lock is taken, so writers only serialise on the write itself.
+    ///
+    /// The records come back with the first sequence number, for the
+    /// caller to apply.
+    pub(crate) fn write(&self, records: Vec<Record>) -> Result<(u64, Vec<Record>), StoreError> {
+        // Locks are always taken state first, then the log.
+        let state = self.state.read();
+        let mut out = None;
+        let last = self.write_then(records, &state, |first, records| {
+            out = Some((first, records));
+        })?;
+        Ok(out.unwrap_or((last + 1, Vec::new())))
+    }
+
+    /// [`Store::write`], checked against `state` (records written but not
+    /// applied yet are the caller's: it picks their doc ids under its own
+    /// lock); `written` runs with the first sequence number while the log
+    /// is still locked, so it sees writes in sequence order.
+    fn write_then(
+        &self,
+        records: Vec<Record>,
+        state: &State,
+        written: impl FnOnce(u64, Vec<Record>),
+    ) -> Result<u64, StoreError> {
         if records.is_empty() {
             return Ok(self.last_seq());
         }
@@ -765,28 +820,27 @@ impl Store {
         }
         let frame_bytes: usize = bodies.iter().map(|b| b.len() + 2 * wal::FRAME_HEADER).sum();
         let wal = self.wal()?;
-        let last = {
-            let mut w = wal.writer();
-            wal.check_poison()?;
-            self.state
-                .read()
-                .validate(&records, self.options.dims)
-                .map_err(|(index, reason)| StoreError::InvalidRecord { index, reason })?;
-            let first = w.last_seq + 1;
-            let mut frames = Vec::with_capacity(frame_bytes);
-            for (i, body) in bodies.iter().enumerate() {
-                wal::append_frame(first + i as u64, body, &mut frames)?;
-            }
-            drop(bodies);
-            let last = first + records.len() as u64 - 1;
-            wal.write(&mut w, &frames, last)?;
-            let mut state = self.state.write();
-            for (i, record) in records.into_iter().enumerate() {
-                state.apply(first + i as u64, record);
-            }
-            last
-        };
+        let mut w = wal.writer();
+        wal.check_poison()?;
+        state
+            .validate(&records, self.options.dims)
+            .map_err(|(index, reason)| StoreError::InvalidRecord { index, reason })?;
+        let first = w.last_seq + 1;
+        let mut frames = Vec::with_capacity(frame_bytes);
+        for (i, body) in bodies.iter().enumerate() {
+            wal::append_frame(first + i as u64, body, &mut frames)?;
+        }
+        drop(bodies);
+        let last = first + records.len() as u64 - 1;
+        wal.write(&mut w, &frames, last)?;
+        written(first, records);
         Ok(last)
+    }
+
+    /// The state the store applies records to, shared: the engine reads
+    /// it for searches and applies its own writes to it.
+    pub(crate) fn shared_state(&self) -> Arc<RwLock<State>> {
+        Arc::clone(&self.state)
     }
 
     /// Returns once every record up to `seq` is durable as [`Durability`]
@@ -816,16 +870,16 @@ impl Store {
         let _one_at_a_time = self.checkpoint.lock();
         wal.check_poison()?;
         let newest = *self.snapshot_seq.lock();
-        let (seq, copy) = {
-            let mut w = wal.writer();
-            let seq = w.last_seq;
-            if newest == Some(seq) || (seq == 0 && newest.is_none()) {
-                return Ok(());
-            }
-            wal.rotate(&mut w)?;
-            let copy = self.state.read().clone();
-            (seq, copy)
-        };
+        // The snapshot holds what is applied; records written but not
+        // applied yet (the engine applies once its indexes hold them) stay
+        // in the segment the rotation closes, which is deleted only when
+        // the snapshot covers all of it (the rule recovery uses).
+        let copy = self.state.read().clone();
+        let seq = copy.last_seq;
+        if newest == Some(seq) || (seq == 0 && newest.is_none()) {
+            return Ok(());
+        }
+        wal.rotate(&mut wal.writer())?;
         let dims = self.options.dims;
         let listed = snapshot::write(&*self.dir, &copy, seq, &self.options.model_id, dims)?;
         *self.snapshot_seq.lock() = Some(seq);
@@ -839,11 +893,10 @@ impl Store {
         drop(copy);
 
         let listing = Listing::of(&*self.dir)?;
-        let mut stale: Vec<String> = listing
-            .segments
-            .iter()
-            .filter(|&&s| s < seq)
-            .map(|&s| wal::segment_name(s))
+        let segs = &listing.segments;
+        let mut stale: Vec<String> = (0..segs.len().saturating_sub(1))
+            .filter(|&i| segs[i + 1] <= seq)
+            .map(|i| wal::segment_name(segs[i]))
             .collect();
         stale.extend(
             listing
@@ -904,9 +957,13 @@ impl Store {
             .ok_or_else(|| StoreError::ReadOnly { path: self.path() })
     }
 
-    /// Sequence number of the last appended record (0 if none).
+    /// Sequence number of the last record written to the log (0 if none;
+    /// for a read-only store, the last one recovered).
     pub fn last_seq(&self) -> u64 {
-        self.state.read().last_seq
+        match &self.wal {
+            Some(wal) => wal.writer().last_seq,
+            None => self.state.read().last_seq,
+        }
     }
 
     /// The first doc id never used: what the engine should assign next.

@@ -438,12 +438,10 @@ fn decode_body(
         reason,
     };
 
-    let mut state = State {
-        next_doc: header.next_doc,
-        last_seq: seq,
-        last_index_change: seq,
-        ..State::default()
-    };
+    let mut state = State::default();
+    state.next_doc = header.next_doc;
+    state.last_seq = seq;
+    state.last_index_change = seq;
     for _ in 0..header.diaries {
         let at = off;
         let d: WireDiary = decode_at(body, &mut off, path, "diary")?;

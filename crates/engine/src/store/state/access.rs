@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::entry::EntryRecord;
-use crate::store::Access;
+use crate::store::record::Access;
 
 /// Power of two comfortably above the core counts this runs on, so two
 /// searches rarely meet in a shard.
@@ -49,6 +49,14 @@ impl Default for AccessCounts {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for AccessCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessCounts")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
     }
 }
 

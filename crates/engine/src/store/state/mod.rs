@@ -1,119 +1,58 @@
-//! The materialised state: the fold of every record so far.
+//! The state: the fold of every record applied so far, held once.
 //!
-//! The store keeps it so that a checkpoint can write a snapshot without
-//! asking the engine, and so that recovery hands the engine a ready state.
+//! Diaries, entries, relations, the posting bitmaps search filters with,
+//! access counts and the store's vectors all live here, in one structure
+//! that the store and the engine share (`Arc<RwLock<State>>`). It changes
+//! in one place, [`State::apply`], at a sequence number: log replay on
+//! open, the engine publishing its writes and a future catch-up from an
+//! external source of truth all call it, so there is one delete cascade
+//! and one supersession rule. Applying is idempotent (a sequence at or
+//! below [`State::last_seq`] is skipped) and deterministic (no clock, no
+//! random id, no model inside it).
+//!
 //! It is cheap to clone (entries behind `Arc`, vectors shared), which is
-//! how a checkpoint gets an immutable copy while appenders continue.
-//!
-//! Vectors are held compactly: rows written by snapshots stay in their
-//! memory-mapped vector files ("runs": page cache, not heap), and only
-//! vectors added since live on the heap, one `Arc<[f32]>` each, keyed by
-//! doc id. A doc id's vector never changes meaning (a re-embedded entry gets
-//! a new doc id), which is what lets rows be looked up by doc id alone, in
-//! whichever run holds them.
+//! how a checkpoint gets an immutable copy while writers continue.
 
-use std::collections::HashMap;
-use std::io::{self, Write};
+mod access;
+mod filter;
+mod postings;
+mod vectors;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) use self::access::AccessCounts;
+pub(crate) use self::postings::Postings;
+pub(crate) use self::vectors::Vectors;
 use super::record::{Access, Record, StoredEntry};
-use super::run::Run;
 use super::{Recovered, RecoveredEntry};
-use crate::entry::{Diary, EntryRecord, Relation};
+use crate::entry::{Diary, EntryRecord, Relation, RelationKind, RelationStatus};
 use crate::index::DocId;
 
-/// An entry and its doc id.
+/// An entry and the doc id its vector and text are indexed under.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
+    /// As last written; see [`State::current`] for its live access counts.
     pub record: Arc<EntryRecord>,
     pub doc: DocId,
 }
 
-/// Vectors by doc id: mapped runs plus a heap overlay.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Vectors {
-    /// The vector files the last snapshot lists, oldest first. Runs may
-    /// hold rows of deleted entries; a full rewrite drops them.
-    pub runs: Vec<Arc<Run>>,
-    pub overlay: HashMap<DocId, Arc<[f32]>>,
-}
-
-impl Vectors {
-    /// The run and row holding `doc`, newest run first.
-    fn find(&self, doc: DocId) -> Option<(&Run, usize)> {
-        self.runs
-            .iter()
-            .rev()
-            .find_map(|run| run.file.find(doc).map(|row| (&**run, row)))
-    }
-
-    /// The vector of `doc`, copied out.
-    pub fn get(&self, doc: DocId) -> Option<Vec<f32>> {
-        if let Some(v) = self.overlay.get(&doc) {
-            return Some(v.to_vec());
-        }
-        self.find(doc).map(|(run, row)| run.file.row(row))
-    }
-
-    /// Whether `doc` currently has exactly `vector` (bitwise).
-    fn holds(&self, doc: DocId, vector: &[f32]) -> bool {
-        if let Some(v) = self.overlay.get(&doc) {
-            return v.len() == vector.len()
-                && v.iter()
-                    .zip(vector)
-                    .all(|(a, b)| a.to_bits() == b.to_bits());
-        }
-        self.find(doc)
-            .is_some_and(|(run, row)| run.file.row_eq(row, vector))
-    }
-
-    /// Whether `doc`'s vector is in the heap overlay (not in a run yet).
-    pub fn in_overlay(&self, doc: DocId) -> bool {
-        self.overlay.contains_key(&doc)
-    }
-
-    /// Rows in all runs, live or not.
-    pub fn run_rows(&self) -> usize {
-        self.runs.iter().map(|r| r.file.len()).sum()
-    }
-
-    /// Writes `doc`'s vector as little-endian f32s.
-    pub fn write_row(&self, doc: DocId, out: &mut impl Write) -> io::Result<()> {
-        if let Some(v) = self.overlay.get(&doc) {
-            for x in v.iter() {
-                out.write_all(&x.to_le_bytes())?;
-            }
-            return Ok(());
-        }
-        match self.find(doc) {
-            Some((run, row)) => out.write_all(run.file.row_bytes(row)),
-            None => Err(io::Error::other(format!("doc {doc} has no vector"))),
-        }
-    }
-
-    /// Switches to the runs a snapshot just listed. `written` is the
-    /// overlay the snapshot was written from: its rows are now in a run, so
-    /// the same `Arc`s are dropped from the live overlay (rows replaced
-    /// since then differ by pointer and stay).
-    pub fn rebase(&mut self, runs: Vec<Arc<Run>>, written: &HashMap<DocId, Arc<[f32]>>) {
-        self.runs = runs;
-        let runs = &self.runs;
-        self.overlay.retain(|doc, v| {
-            !(written.get(doc).is_some_and(|w| Arc::ptr_eq(w, v))
-                && runs.iter().any(|r| r.file.find(*doc).is_some()))
-        });
-    }
-}
-
-/// Diaries, entries, relations and vectors as of `last_seq`.
+/// Diaries, entries, relations, postings and vectors as of `last_seq`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct State {
     pub diaries: HashMap<Uuid, Diary>,
     pub entries: HashMap<Uuid, Slot>,
     pub relations: HashMap<Uuid, Relation>,
+    /// Entries that are the target of an accepted `supersedes` relation.
+    superseded: HashSet<Uuid>,
+    pub postings: Postings,
+    /// The vectors, unless [`State::without_vectors`] (the vector index is
+    /// then their only home).
     pub vectors: Vectors,
+    vectors_elsewhere: bool,
     /// One past the largest doc id ever used (deleted ones included).
     pub next_doc: DocId,
     /// Sequence number of the last record applied.
@@ -125,10 +64,14 @@ pub(crate) struct State {
     /// load it is the snapshot's sequence (unknown beyond that: the safe
     /// side).
     pub last_index_change: u64,
-    /// Access counts logged since each entry's record was last written.
-    /// Kept beside the records, not in them: records are shared with the
-    /// engine's catalog, and patching one would copy it.
+    /// Access counts logged since each entry's record was last written
+    /// (what a snapshot writes). Kept beside the records, not in them:
+    /// records are shared, and patching one would copy it.
     pub accesses: HashMap<Uuid, Access>,
+    /// Access counts newer than anything logged: counted by searches
+    /// through a shared reference (its own sharded locks), taken out by
+    /// the access journal.
+    pub counts: Arc<AccessCounts>,
 }
 
 impl State {
@@ -207,11 +150,16 @@ impl State {
         Ok(())
     }
 
-    /// Applies one record. Records naming something absent (an unknown
-    /// relation's status, a missing entry's deletion) change nothing: the
-    /// engine checks existence before logging, and replay must accept
-    /// whatever was accepted when appended.
-    pub fn apply(&mut self, seq: u64, record: Record) {
+    /// Applies the record logged at `seq`; returns false (and changes
+    /// nothing) when `seq` is not above the last one applied, which makes
+    /// replaying a record twice harmless. Records naming something absent
+    /// (an unknown relation's status, a missing entry's deletion) change
+    /// nothing else: writers check existence before logging, and replay
+    /// must accept whatever was accepted when appended.
+    pub fn apply(&mut self, seq: u64, record: Record) -> bool {
+        if seq <= self.last_seq {
+            return false;
+        }
         match record {
             Record::PutDiary(d) => {
                 self.diaries.insert(d.id, d);
@@ -228,24 +176,20 @@ impl State {
             }
             Record::DeleteEntry { id } => {
                 self.last_index_change = seq;
-                self.accesses.remove(&id);
-                if let Some(slot) = self.entries.remove(&id) {
-                    self.vectors.overlay.remove(&slot.doc);
-                }
-                self.relations
-                    .retain(|_, r| r.source_id != id && r.target_id != id);
+                self.remove_entry(id);
+                self.remove_relations(|r| r.source_id == id || r.target_id == id);
             }
             Record::PutRelation(r) => {
                 self.relations.insert(r.id, r);
+                self.refresh_superseded();
             }
             Record::SetRelationStatus { id, status, at } => {
                 if let Some(r) = self.relations.get_mut(&id) {
                     r.set_status(status, at);
+                    self.refresh_superseded();
                 }
             }
-            Record::DeleteRelation { id } => {
-                self.relations.remove(&id);
-            }
+            Record::DeleteRelation { id } => self.remove_relations(|r| r.id == id),
             Record::RecordAccesses(accesses) => {
                 for a in accesses {
                     if self.entries.contains_key(&a.id) {
@@ -263,16 +207,23 @@ impl State {
                     .map(|s| s.record.id)
                     .collect();
                 for entry in gone {
-                    self.accesses.remove(&entry);
-                    if let Some(slot) = self.entries.remove(&entry) {
-                        self.vectors.overlay.remove(&slot.doc);
-                    }
+                    self.remove_entry(entry);
                 }
                 // Relations link entries of one diary.
-                self.relations.retain(|_, r| r.diary_id != id);
+                self.remove_relations(|r| r.diary_id == id);
             }
         }
         self.last_seq = seq;
+        true
+    }
+
+    /// A state whose vectors live in the vector index only (an in-memory
+    /// engine, which has no snapshot to write them to).
+    pub fn without_vectors() -> Self {
+        Self {
+            vectors_elsewhere: true,
+            ..Self::default()
+        }
     }
 
     fn put_entry(&mut self, e: StoredEntry) {
@@ -283,18 +234,93 @@ impl State {
         } = e;
         // A put carries the entry's counts as of its writing.
         self.accesses.remove(&record.id);
-        let slot = Slot { record, doc };
-        if let Some(old) = self.entries.insert(slot.record.id, slot) {
+        self.counts.forget(&record.id);
+        if let Some(old) = self.entries.remove(&record.id) {
+            self.postings.remove(&old.record, old.doc);
             if old.doc != doc {
                 self.vectors.overlay.remove(&old.doc);
             }
         }
+        self.postings.insert(&record, doc);
         // An update that keeps its doc id usually carries the same vector;
         // don't copy a mapped row to the heap for nothing.
-        if !self.vectors.holds(doc, &vector) {
+        if !self.vectors_elsewhere && !self.vectors.holds(doc, &vector) {
             self.vectors.overlay.insert(doc, Arc::from(vector));
         }
+        self.entries.insert(record.id, Slot { record, doc });
         self.next_doc = self.next_doc.max(doc.saturating_add(1));
+    }
+
+    /// Drops an entry from the entries, postings, vectors and counts (its
+    /// relations are the caller's: see [`State::remove_relations`]).
+    fn remove_entry(&mut self, id: Uuid) {
+        self.accesses.remove(&id);
+        self.counts.forget(&id);
+        if let Some(slot) = self.entries.remove(&id) {
+            self.postings.remove(&slot.record, slot.doc);
+            self.vectors.overlay.remove(&slot.doc);
+        }
+    }
+
+    /// Removes the relations `gone` selects, then recomputes the
+    /// superseded set: the one relation cascade, of entry, diary and
+    /// relation deletes alike.
+    fn remove_relations(&mut self, gone: impl Fn(&Relation) -> bool) {
+        self.relations.retain(|_, r| !gone(r));
+        self.refresh_superseded();
+    }
+
+    /// Recomputes the superseded set (cheap: relations per diary are few).
+    fn refresh_superseded(&mut self) {
+        self.superseded = self
+            .relations
+            .values()
+            .filter(|r| {
+                r.relation == RelationKind::Supersedes && r.status == RelationStatus::Accepted
+            })
+            .map(|r| r.target_id)
+            .collect();
+    }
+
+    /// Builds the postings and the superseded set of a state loaded from
+    /// a snapshot (which stores entries and relations, not what is derived
+    /// from them).
+    pub fn derive_indexes(&mut self) {
+        self.postings = Postings::default();
+        for slot in self.entries.values() {
+            self.postings.insert(&slot.record, slot.doc);
+        }
+        self.refresh_superseded();
+    }
+
+    /// The record of live doc `doc`, as written (access counts: see
+    /// [`State::current`]).
+    pub fn entry_of(&self, doc: DocId) -> Option<&EntryRecord> {
+        let id = self.postings.entry_id(doc)?;
+        self.entries.get(&id).map(|s| &*s.record)
+    }
+
+    /// The record of entry `id` as written, if it exists.
+    pub fn record(&self, id: &Uuid) -> Option<&EntryRecord> {
+        self.entries.get(id).map(|s| &*s.record)
+    }
+
+    /// How often `record`'s entry was returned, and when last.
+    pub fn access_of(&self, record: &EntryRecord) -> (u64, Option<OffsetDateTime>) {
+        self.counts.of(record)
+    }
+
+    /// `record` as it is now: a copy with its current access counts.
+    pub fn current(&self, record: &EntryRecord) -> EntryRecord {
+        self.counts.current(record)
+    }
+
+    /// Counts a read of entry `id` at `at` (a shared reference is enough:
+    /// searches count under the state's read lock).
+    pub fn record_access(&self, id: Uuid, at: OffsetDateTime) {
+        if let Some(slot) = self.entries.get(&id) {
+            self.counts.count(&slot.record, at);
+        }
     }
 
     /// `slot`'s record with the access counts logged since it was written.
