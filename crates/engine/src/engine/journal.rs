@@ -242,7 +242,7 @@ impl Engine {
     /// Logs the access counts searches recorded since they were last
     /// logged (a background job does it every second on a data folder, and
     /// they ride along with writes; see
-    /// [`EngineBuilder::access_journal_interval`]). A crash loses only the
+    /// [`EngineBuilder::access_journal_interval`](super::EngineBuilder::access_journal_interval)). A crash loses only the
     /// counts recorded since.
     pub fn flush_accesses(&self) -> Result<()> {
         self.check_writable()?;

@@ -5,7 +5,7 @@
 //! builds its log records (doc ids picked here), writes them to the log
 //! and adds vectors and text to both indexes. The group commit makes the
 //! log durable, commits the text index and **publishes**: it applies the
-//! records, in sequence order, to the one [`State`](crate::store::state)
+//! records, in sequence order, to the one `State` (`store::state`)
 //! the store and the engine share (so a search never sees an entry that an
 //! index lacks, nor one a crash could still lose). A search computes the
 //! allowed-document bitmap from the state, releases the lock, runs both

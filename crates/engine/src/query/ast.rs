@@ -135,7 +135,7 @@ impl ParsedQuery {
         self.disjuncts.iter().any(Conjunction::is_negative_only)
     }
 
-    /// Whether words beyond [`MAX_QUERY_TOKENS`] were ignored.
+    /// Whether words beyond [`MAX_QUERY_TOKENS`](super::parse::MAX_QUERY_TOKENS) were ignored.
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }

@@ -38,7 +38,7 @@ use crate::index::DocId;
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEntry {
     /// The entry's data, unvalidated plain form. Shared: the store's state
-    /// and the engine's catalog hold the same allocation.
+    /// and the engine read the same allocation.
     pub record: Arc<EntryRecord>,
     /// Doc id the indexes use; never reused once assigned.
     pub doc: DocId,

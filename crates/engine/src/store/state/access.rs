@@ -6,7 +6,7 @@
 //! records (which are shared and never patched in place), in shards that
 //! each have their own small lock: a search touches one shard per hit for
 //! a hash-map update, and never takes the engine's writer lock or the
-//! catalog's write lock. Concurrent searches only meet when two hits fall
+//! state's write lock. Concurrent searches only meet when two hits fall
 //! in the same shard at the same instant.
 //!
 //! Each shard also remembers which entries changed since their counts were

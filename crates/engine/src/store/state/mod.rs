@@ -459,4 +459,54 @@ mod tests {
         assert!(st.vectors.overlay.is_empty());
         assert_eq!(st.entries[&Uuid::from_u128(1)].record.importance, 9);
     }
+
+    #[test]
+    fn apply_skips_old_sequences_and_deletes_cascade_through_postings() {
+        let mut st = State::default();
+        assert!(st.apply(
+            1,
+            Record::PutEntries(vec![stored(1, 0, 0.5), stored(2, 1, 1.5)])
+        ));
+        assert!(!st.apply(
+            1,
+            Record::DeleteEntry {
+                id: Uuid::from_u128(1)
+            }
+        ));
+        assert_eq!(st.entries.len(), 2, "a replayed sequence changes nothing");
+        let all = crate::search::request::Scope::Diaries {
+            ids: vec![Uuid::from_u128(1)],
+        };
+        st.apply(
+            2,
+            Record::PutDiary(
+                Diary::new(
+                    Uuid::from_u128(9),
+                    "d".into(),
+                    crate::entry::Visibility::Private,
+                )
+                .map(|mut d| {
+                    d.id = Uuid::from_u128(1);
+                    d
+                })
+                .expect("diary"),
+            ),
+        );
+        let filters = crate::search::request::Filters::default();
+        assert_eq!(st.allowed(&all, &filters).len(), 2);
+        // Re-embedded: a new doc id; the old one leaves the postings.
+        st.apply(3, Record::UpdateEntry(Box::new(stored(1, 2, 7.0))));
+        let allowed: Vec<DocId> = st.allowed(&all, &filters).iter().collect();
+        assert_eq!(allowed, vec![1, 2]);
+        assert_eq!(st.entry_of(0), None);
+        st.apply(
+            4,
+            Record::DeleteDiary {
+                id: Uuid::from_u128(1),
+            },
+        );
+        assert!(st.entries.is_empty() && st.postings.live().is_empty());
+        assert!(st.vectors.overlay.is_empty());
+        assert_eq!((st.last_seq, st.last_index_change, st.next_doc), (4, 4, 3));
+    }
 }

@@ -164,7 +164,7 @@ impl SegmentedIndex {
     }
 
     /// The stamp of the manifest on disk: the last position pushed by
-    /// [`set_applied`](VectorWrite::set_applied) before that manifest
+    /// [`set_applied`](crate::index::vector::VectorWrite::set_applied) before that manifest
     /// captured its segment list. `None` without a directory, or while no
     /// manifest with a stamp was written (nothing pushed yet).
     pub fn persisted_stamp(&self) -> Option<u64> {
