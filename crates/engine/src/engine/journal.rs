@@ -224,9 +224,14 @@ impl Engine {
     }
 
     /// Records that indexing failed after the append that followed log
-    /// position `before`: see [`WriterState::stamp_cap`].
+    /// position `before` (see [`WriterState::stamp_cap`]), and applies what
+    /// is still staged: it is in the log, so it is the truth (see
+    /// [`Engine::publish`]; a second failure changes nothing more).
     pub(super) fn indexing_failed(&self, w: &mut WriterState, before: u64) {
         w.stamp_cap = Some(w.stamp_cap.map_or(before, |c| c.min(before)));
+        if !w.staged.is_empty() {
+            let _ = self.publish(w, Some(before));
+        }
     }
 
     /// Writes a snapshot now and starts a fresh log (no-op in memory).

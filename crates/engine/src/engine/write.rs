@@ -266,8 +266,6 @@ impl Engine {
             w.next_doc = first + entries.len() as DocId;
             if let Err(e) = self.index(&mut w, &docs, &entries, vectors.as_slice()) {
                 self.indexing_failed(&mut w, before);
-                // Logged, so applied even so: see `Engine::publish`.
-                let _ = self.publish(&mut w, Some(before));
                 return Err(e);
             }
             seq
@@ -419,10 +417,6 @@ impl Engine {
         });
         if let Err(e) = retired {
             self.indexing_failed(&mut w, before);
-            // Applied even so (it is in the log): see `Engine::publish`.
-            if !w.staged.is_empty() {
-                let _ = self.publish(&mut w, Some(before));
-            }
             return Err(e);
         }
         Ok(record)
