@@ -108,6 +108,7 @@ struct Model {
     relations: BTreeMap<Uuid, Relation>,
     next_doc: DocId,
     last_seq: u64,
+    source_seq: u64,
 }
 
 impl Model {
@@ -155,6 +156,7 @@ impl Model {
                 self.entries.retain(|_, e| e.record.diary_id != *id);
                 self.relations.retain(|_, r| r.diary_id != *id);
             }
+            Record::SourceSeq(seq) => self.source_seq = self.source_seq.max(*seq),
         }
         self.last_seq += 1;
     }
@@ -187,6 +189,7 @@ impl Model {
         assert_eq!(got.relations, relations, "{context}: relations");
         assert_eq!(got.next_doc, self.next_doc, "{context}: next_doc");
         assert_eq!(got.last_seq, self.last_seq, "{context}: last_seq");
+        assert_eq!(got.source_seq, self.source_seq, "{context}: source_seq");
         assert_eq!(got.model_id, MODEL);
         assert_eq!(got.dims, DIMS);
     }
@@ -242,9 +245,12 @@ fn workload() -> Vec<Vec<Record>> {
                 ..relation(103, 14, 13)
             }),
         ],
-        vec![Record::DeleteDiary {
-            id: Uuid::from_u128(3),
-        }],
+        vec![
+            Record::DeleteDiary {
+                id: Uuid::from_u128(3),
+            },
+            Record::SourceSeq(7),
+        ],
     ]
 }
 
@@ -1319,13 +1325,23 @@ fn access_counts_replay_and_survive_checkpoints() {
     check(&rec, "from the snapshot");
 }
 
-/// A folder written by the first snapshot format (one vector file per
-/// snapshot; `tests/fixtures/store-v1`: entries 10, 11, 12 at docs 0–2 in
-/// the snapshot, then entry 13 at doc 3 and the deletion of 11 in the log).
+/// Folders written by earlier snapshot formats still open and are
+/// rewritten in the current one: `tests/fixtures/store-v1` (one vector
+/// file per snapshot) and `store-v2` (runs, no source sequence; written by
+/// b1f368c), each with entries 10, 11, 12 at docs 0–2 in the snapshot, then
+/// entry 13 at doc 3 and the deletion of 11 in the log.
 #[test]
-fn a_folder_in_the_first_snapshot_format_still_opens() {
+fn folders_in_earlier_snapshot_formats_still_open() {
+    for format in ["store-v1", "store-v2"] {
+        open_fixture(format);
+    }
+}
+
+fn open_fixture(format: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/store-v1");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(format);
     for file in std::fs::read_dir(&fixture).expect("fixture") {
         let file = file.expect("entry").path();
         let name = file.file_name().expect("name");
@@ -1343,14 +1359,15 @@ fn a_folder_in_the_first_snapshot_format_still_opens() {
             );
         }
         assert_eq!(got.diaries, vec![diary(1)], "{context}");
+        assert_eq!(got.source_seq, 0, "{context}");
     };
     let (store, got) = Store::open_path(tmp.path(), opts()).expect("opens");
-    expect(&store, &got, "as written");
+    expect(&store, &got, &format!("{format} as written"));
     // Written again in the current format, it still holds the same.
     store.checkpoint().expect("checkpoint");
     drop(store);
     let (store, got) = Store::open_path(tmp.path(), opts()).expect("reopens");
-    expect(&store, &got, "after a checkpoint in the current format");
+    expect(&store, &got, &format!("{format} after a checkpoint"));
 }
 
 /// Rows in each vector file (run) of `dir`, oldest first.

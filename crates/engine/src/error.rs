@@ -25,6 +25,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | `EmbedderClosed`, `Inference`, `Tokenize` | 503 / 500 |
 /// | `DataFile` | 400 for an uploaded file, else a start-up error |
 /// | `Io`, `Store(Io / Corrupt / Poisoned / …)`, `TextIndex`, `VectorIndex` on stored data | 500 |
+/// | `ExternalSource` | 500 (the server wrote to a mirror: a bug, not the caller's) |
+/// | `InvalidChange` | 500 (the source and the mirror disagree: rebuild the mirror) |
 /// | `RuntimeMissing`, `RuntimeLoad`, `ModelMissing`, `ModelLoad`, `UnknownModel`, `InvalidConfig` | 500 at start-up (a configuration error, not a request's) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -158,4 +160,27 @@ pub enum Error {
     /// An entry, diary or relation broke a rule of the data model.
     #[error(transparent)]
     Entry(#[from] crate::entry::EntryError),
+    /// A local write on an engine that mirrors an external source of truth
+    /// ([`EngineBuilder::external_source`](crate::EngineBuilder::external_source)):
+    /// write to the source, then apply its changes.
+    #[error(
+        "this engine mirrors the external source `{source_id}`: write there and apply its \
+         changes (Engine::apply_changes), not through the engine"
+    )]
+    ExternalSource {
+        /// The source mirrored.
+        source_id: String,
+    },
+    /// An external source's change cannot be applied (it names a diary or
+    /// entry the state lacks, or a vector of another model): the source
+    /// and this mirror disagree; nothing of the call was applied.
+    #[error("change {index} of source sequence {source_seq}: {reason}")]
+    InvalidChange {
+        /// The source sequence number of the call.
+        source_seq: u64,
+        /// 0-based position of the change in the call.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -24,7 +24,10 @@ pub mod search;
 pub mod store;
 
 pub use embed::Embedder;
-pub use engine::{BulkLoad, Engine, EngineBuilder, ListRequest, ListResponse, PutEntry, TagCount};
+pub use engine::{
+    Applied, BulkLoad, Change, Engine, EngineBuilder, EntryChange, ListRequest, ListResponse,
+    PutEntry, TagCount,
+};
 pub use entry::{
     Diary, EntryPatch, EntryRecord, EntryType, NewEntry, Relation, RelationKind, RelationStatus,
     Visibility,

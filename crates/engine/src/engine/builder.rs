@@ -35,6 +35,8 @@ pub struct EngineBuilder {
     access_journal: Option<Option<std::time::Duration>>,
     /// Open the data folder without writing to it.
     read_only: bool,
+    /// The external source of truth the engine mirrors.
+    source: Option<String>,
 }
 
 impl EngineBuilder {
@@ -117,6 +119,28 @@ impl EngineBuilder {
         self
     }
 
+    /// Makes the engine a mirror of an external source of truth (a
+    /// database), named by `source`: a stable identity of that source,
+    /// e.g. a database's system identifier and name. Its state then changes
+    /// only through [`Engine::apply_changes`], at the source's sequence
+    /// numbers; local writes (`create_diary`, `put_entries`, …) are refused
+    /// with [`Error::ExternalSource`], and [`Engine::prepare_entries`] and
+    /// [`Engine::prepare_update`] compute what the caller writes to the
+    /// source instead.
+    ///
+    /// A data folder is then an **index cache** of the source: it records
+    /// `source` in its `meta.json` on creation and refuses to open with
+    /// another one ([`StoreError::SourceMismatch`](crate::store::StoreError::SourceMismatch):
+    /// rebuild the cache), and [`Engine::source_seq`] says which of the
+    /// source's changes it holds, so a caller applies only what came after.
+    /// A cache is opened writable only this way; a read-only open may omit
+    /// the source. No access journal runs: the caller takes the counts out
+    /// ([`Engine::take_access_changes`]) and stores them at the source.
+    pub fn external_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     /// How often a background job logs the access counts searches recorded
     /// (default every second, data folder only). `None` turns it off:
     /// counts then reach the log with the next write, a checkpoint, a
@@ -169,6 +193,7 @@ impl EngineBuilder {
                 open_timings: OpenTimings::default(),
                 bulk_loads: Mutex::new(0),
                 access_journal: Mutex::new(None),
+                source: self.source,
             }),
         })
     }
@@ -219,7 +244,8 @@ impl EngineBuilder {
             }))
         };
         let journal_every = self.access_journal.unwrap_or(Some(ACCESS_JOURNAL_EVERY));
-        let access_journal = match journal_every.filter(|_| !self.read_only) {
+        let journaled = !self.read_only && self.source.is_none();
+        let access_journal = match journal_every.filter(|_| journaled) {
             Some(every) => Some(AccessJournal::start(
                 Arc::clone(&writer),
                 Arc::clone(&store),
@@ -243,6 +269,7 @@ impl EngineBuilder {
                 open_timings: timings,
                 bulk_loads: Mutex::new(0),
                 access_journal: Mutex::new(access_journal),
+                source: self.source,
             }),
         })
     }
@@ -252,7 +279,8 @@ impl EngineBuilder {
         let options = StoreOptions::new(embedder.model_id(), embedder.dims())
             .durability(self.durability)
             .create_if_missing(!self.existing_only)
-            .read_only(self.read_only);
+            .read_only(self.read_only)
+            .source(self.source.clone());
         let opening = std::time::Instant::now();
         let (store, recovered) = Store::open_path(dir, options)?;
         let mut timings = OpenTimings {
@@ -302,6 +330,7 @@ impl EngineBuilder {
         };
         let progress = self.open_progress.as_ref();
         report.applied_seq = last_seq;
+        report.source_seq = state.source_seq;
         report.vectors_stamp = vectors.persisted_stamp();
         open::reconcile_vectors(&vectors, &state, &store, &mut report, progress)?;
         // Caught up: the vectors of every logged change are in (in memory

@@ -116,7 +116,11 @@ impl Engine {
         let (first, records) = match &self.inner.store {
             Some(store) => {
                 let counts = Arc::clone(&self.inner.state.read().counts);
-                let accesses = counts.take_changed();
+                // A mirror's counts are the caller's to take out.
+                let accesses = match self.inner.source {
+                    Some(_) => Vec::new(),
+                    None => counts.take_changed(),
+                };
                 let accessed: Vec<Uuid> = accesses.iter().map(|a| a.id).collect();
                 if !accesses.is_empty() {
                     records.push(Record::RecordAccesses(accesses));
@@ -255,7 +259,10 @@ impl Engine {
             Some(store) => {
                 let mut w = self.inner.writer.lock();
                 self.publish(&mut w, None)?;
-                log_accesses(&mut w, store, &self.inner.state)
+                match self.inner.source {
+                    Some(_) => Ok(()),
+                    None => log_accesses(&mut w, store, &self.inner.state),
+                }
             }
             None => Ok(()),
         }

@@ -14,6 +14,7 @@
 //! state's write lock is held only while records are applied.
 
 mod builder;
+mod changes;
 mod journal;
 mod open;
 mod read;
@@ -40,6 +41,7 @@ use crate::store::{Record, Store};
 use crate::Result;
 
 pub use self::builder::EngineBuilder;
+pub use self::changes::{Applied, Change, EntryChange};
 pub use self::read::{ListRequest, ListResponse, TagCount};
 pub use self::write::PutEntry;
 
@@ -75,6 +77,9 @@ struct Inner {
     bulk_loads: Mutex<usize>,
     /// The background job journaling access counts (data folder only).
     access_journal: Mutex<Option<AccessJournal>>,
+    /// The external source of truth mirrored, if any
+    /// ([`EngineBuilder::external_source`]).
+    source: Option<String>,
 }
 
 /// How long a group commit waits for writers still in their first phase
@@ -139,6 +144,9 @@ impl Drop for Inner {
         let Some(store) = self.store.as_ref().filter(|s| !s.is_read_only()) else {
             return;
         };
+        if self.source.is_some() {
+            return; // a mirror's counts are the caller's
+        }
         if let Err(e) = journal::log_accesses(&mut self.writer.lock(), store, &self.state) {
             tracing::warn!(error = %e, "could not log access counts while closing");
         }
@@ -155,6 +163,33 @@ impl Engine {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Refuses a local write: on a read-only engine, and on a mirror of an
+    /// external source, whose state changes only by
+    /// [`Engine::apply_changes`].
+    fn check_local_write(&self) -> Result<()> {
+        self.check_writable()?;
+        match &self.inner.source {
+            Some(source) => Err(crate::Error::ExternalSource {
+                source_id: source.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The external source this engine mirrors, if any
+    /// ([`EngineBuilder::external_source`]).
+    pub fn external_source(&self) -> Option<&str> {
+        self.inner.source.as_deref()
+    }
+
+    /// The source's sequence number the engine's state includes: the
+    /// `source_seq` of the last [`Engine::apply_changes`] that was applied
+    /// (persisted in the data folder, so a reopened cache reports it); 0
+    /// when none was. A caller catching up applies what came after it.
+    pub fn source_seq(&self) -> u64 {
+        self.inner.state.read().source_seq
     }
 
     /// Whether the engine was opened read-only

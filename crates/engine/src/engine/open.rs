@@ -77,6 +77,10 @@ pub struct OpenReport {
     pub vectors_rebuilt: bool,
     /// The log position the opened state includes (its last record).
     pub applied_seq: u64,
+    /// For an index cache of an external source
+    /// ([`EngineBuilder::external_source`](super::EngineBuilder::external_source)):
+    /// the source's sequence the opened state includes (0 otherwise).
+    pub source_seq: u64,
     /// The text index's stamp as found: the log position its last commit
     /// included (`None`: no stamp, e.g. a new or rebuilt index).
     pub text_stamp: Option<u64>,

@@ -1,6 +1,7 @@
 //! The write path: diaries, entry batches (validate, embed without a lock,
 //! log, index, group commit, publish), updates, deletes and relations.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -54,6 +55,19 @@ impl PutEntry {
     }
 }
 
+/// An entry with a patch applied, not yet written.
+pub(super) struct Patched {
+    pub entry: Entry,
+    /// The record the patch was applied to (to detect a concurrent update).
+    pub seen: Arc<EntryRecord>,
+    /// Its doc id then.
+    pub doc: DocId,
+    /// The new passage vector, when the text changed.
+    pub vector: Option<Vec<f32>>,
+    /// Whether the patch changed anything.
+    pub changed: bool,
+}
+
 pub(super) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -69,7 +83,7 @@ pub(super) fn passage(e: &Entry) -> PassageText {
 impl Engine {
     /// Creates a diary; its id must be new.
     pub fn create_diary(&self, diary: Diary) -> Result<Diary> {
-        self.check_writable()?;
+        self.check_local_write()?;
         diary.validate()?;
         let mut w = self.inner.writer.lock();
         if self.inner.state.read().diaries.contains_key(&diary.id) {
@@ -88,7 +102,7 @@ impl Engine {
     /// [`EntryError::DiaryHoldsSigned`](crate::entry::EntryError::DiaryHoldsSigned)),
     /// and then nothing is deleted.
     pub fn delete_diary(&self, id: Uuid) -> Result<()> {
-        self.check_writable()?;
+        self.check_local_write()?;
         let mut w = self.inner.writer.lock();
         let docs: Vec<DocId> = {
             let state = self.inner.state.read();
@@ -164,68 +178,12 @@ impl Engine {
         batch: Vec<PutEntry>,
         given: Option<&Embeddings>,
     ) -> Result<Vec<EntryRecord>> {
-        self.check_writable()?;
+        self.check_local_write()?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let t = now();
-        let mut entries = Vec::with_capacity(batch.len());
-        let mut seen = std::collections::HashSet::new();
-        {
-            let cat = self.inner.state.read();
-            for (index, put) in batch.into_iter().enumerate() {
-                let in_batch = |source: Error| Error::InBatch {
-                    index,
-                    cause: Box::new(source),
-                };
-                if !cat.diaries.contains_key(&put.entry.diary_id) {
-                    return Err(in_batch(Error::NotFound {
-                        what: "diary",
-                        id: put.entry.diary_id,
-                    }));
-                }
-                let created = put.created_at.unwrap_or(t);
-                let entry = match put.id {
-                    Some(id) => {
-                        if cat.entries.contains_key(&id) || !seen.insert(id) {
-                            return Err(in_batch(Error::AlreadyExists { what: "entry", id }));
-                        }
-                        Entry::create_with_id(id, put.entry, created)
-                    }
-                    None => Entry::create(put.entry, created),
-                }
-                .map_err(|e| in_batch(e.into()))?;
-                entries.push(entry);
-            }
-        }
-        let embedded;
-        let vectors = match given {
-            Some(v) => v,
-            None => {
-                let passages: Vec<PassageText> = entries.iter().map(passage).collect();
-                embedded = self.inner.embedder.embed_passages(&passages)?;
-                &embedded
-            }
-        };
-        // Checked before anything is logged, given or computed alike: a
-        // vector the index would refuse (a NaN or all-zero row from the
-        // model included) must never reach the log, or every later open of
-        // the folder would fail on it.
-        if vectors.len() != entries.len() {
-            // Given vectors were counted above: this is the model's doing.
-            return Err(Error::Inference {
-                model: self.inner.embedder.model_id().to_string(),
-                message: format!("{} passages but {} vectors", entries.len(), vectors.len()),
-            });
-        }
-        for (index, row) in vectors.rows().enumerate() {
-            crate::index::vector::check(self.inner.embedder.dims(), row).map_err(|e| {
-                Error::InBatch {
-                    index,
-                    cause: Box::new(e),
-                }
-            })?;
-        }
+        let (entries, vectors) = self.prepare_batch(batch, given)?;
+        let vectors = &*vectors;
 
         // Phase 1, writer lock held: doc ids, the log write (its fsync is
         // awaited by the group commit), both indexes (invisible until the
@@ -294,6 +252,73 @@ impl Engine {
         Ok(entries.into_iter().map(EntryRecord::from).collect())
     }
 
+    /// Validates a batch (ids, CIDs and times chosen here) and embeds it,
+    /// unless vectors are given; every vector is checked. No lock is held
+    /// and nothing is written. `put_batch` and `prepare_entries` share it.
+    pub(super) fn prepare_batch<'a>(
+        &self,
+        batch: Vec<PutEntry>,
+        given: Option<&'a Embeddings>,
+    ) -> Result<(Vec<Entry>, Cow<'a, Embeddings>)> {
+        let t = now();
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut seen = std::collections::HashSet::new();
+        {
+            let cat = self.inner.state.read();
+            for (index, put) in batch.into_iter().enumerate() {
+                let in_batch = |source: Error| Error::InBatch {
+                    index,
+                    cause: Box::new(source),
+                };
+                if !cat.diaries.contains_key(&put.entry.diary_id) {
+                    return Err(in_batch(Error::NotFound {
+                        what: "diary",
+                        id: put.entry.diary_id,
+                    }));
+                }
+                let created = put.created_at.unwrap_or(t);
+                let entry = match put.id {
+                    Some(id) => {
+                        if cat.entries.contains_key(&id) || !seen.insert(id) {
+                            return Err(in_batch(Error::AlreadyExists { what: "entry", id }));
+                        }
+                        Entry::create_with_id(id, put.entry, created)
+                    }
+                    None => Entry::create(put.entry, created),
+                }
+                .map_err(|e| in_batch(e.into()))?;
+                entries.push(entry);
+            }
+        }
+        let vectors = match given {
+            Some(v) => Cow::Borrowed(v),
+            None => {
+                let passages: Vec<PassageText> = entries.iter().map(passage).collect();
+                Cow::Owned(self.inner.embedder.embed_passages(&passages)?)
+            }
+        };
+        // Checked before anything is logged, given or computed alike: a
+        // vector the index would refuse (a NaN or all-zero row from the
+        // model included) must never reach the log, or every later open of
+        // the folder would fail on it.
+        if vectors.len() != entries.len() {
+            // Given vectors were counted above: this is the model's doing.
+            return Err(Error::Inference {
+                model: self.inner.embedder.model_id().to_string(),
+                message: format!("{} passages but {} vectors", entries.len(), vectors.len()),
+            });
+        }
+        for (index, row) in vectors.rows().enumerate() {
+            crate::index::vector::check(self.inner.embedder.dims(), row).map_err(|e| {
+                Error::InBatch {
+                    index,
+                    cause: Box::new(e),
+                }
+            })?;
+        }
+        Ok((entries, vectors))
+    }
+
     /// Adds docs to both indexes, uncommitted (the next publish commits
     /// them). Writer lock held.
     pub(super) fn index(
@@ -316,46 +341,22 @@ impl Engine {
     /// Applies a patch (signed-entry rules enforced). Re-embeds only when
     /// the title, content or tags change.
     pub fn update_entry(&self, id: Uuid, patch: EntryPatch) -> Result<EntryRecord> {
-        self.check_writable()?;
+        self.check_local_write()?;
         // The model runs without the writer lock (an embedding can wait
         // behind a bulk load in the embedder's queue, and every writer would
         // wait with it). If another update wins the race meanwhile, the
         // patch is applied again to what it wrote.
         let (entry, old_doc, vector, text_changed, mut w) = loop {
-            let (mut entry, seen) = {
-                let cat = self.inner.state.read();
-                let slot = cat
-                    .entries
-                    .get(&id)
-                    .ok_or(Error::NotFound { what: "entry", id })?;
-                (
-                    Entry::from_record(cat.current(&slot.record))?,
-                    Arc::clone(&slot.record),
-                )
-            };
-            let before = (
-                entry.title().map(str::to_string),
-                entry.content().to_string(),
-                entry.tags().to_vec(),
-            );
-            if !patch.clone().apply(&mut entry, now())? {
-                return Ok(entry.to_record());
+            let patched = self.patched(id, &patch, now())?;
+            if !patched.changed {
+                return Ok(patched.entry.to_record());
             }
-            let text_changed = before.0.as_deref() != entry.title()
-                || before.1 != entry.content()
-                || before.2 != entry.tags();
-            let embedded = if text_changed {
-                let vector = self
-                    .inner
-                    .embedder
-                    .embed_passages(&[passage(&entry)])?
-                    .into_vec();
-                // Before the log append, as in `put_batch`.
-                crate::index::vector::check(self.inner.embedder.dims(), &vector)?;
-                Some(vector)
-            } else {
-                None
-            };
+            let Patched {
+                mut entry,
+                seen,
+                vector,
+                ..
+            } = patched;
             let w = self.inner.writer.lock();
             let cat = self.inner.state.read();
             let slot = cat
@@ -369,7 +370,8 @@ impl Engine {
             (entry.access_count, entry.last_accessed_at) = cat.access_of(&slot.record);
             let old_doc = slot.doc;
             drop(cat);
-            break (entry, old_doc, embedded, text_changed, w);
+            let text_changed = vector.is_some();
+            break (entry, old_doc, vector, text_changed, w);
         };
         let (doc, vector) = match vector {
             // Reserved where it is chosen (writer lock held): if indexing
@@ -422,6 +424,58 @@ impl Engine {
         Ok(record)
     }
 
+    /// Entry `id` with `patch` applied at `at` (signed-entry rules
+    /// enforced), and its new vector when the title, content or tags
+    /// changed (embedded here, no lock held). Nothing is written.
+    pub(super) fn patched(
+        &self,
+        id: Uuid,
+        patch: &EntryPatch,
+        at: OffsetDateTime,
+    ) -> Result<Patched> {
+        let (mut entry, seen, doc) = {
+            let cat = self.inner.state.read();
+            let slot = cat
+                .entries
+                .get(&id)
+                .ok_or(Error::NotFound { what: "entry", id })?;
+            (
+                Entry::from_record(cat.current(&slot.record))?,
+                Arc::clone(&slot.record),
+                slot.doc,
+            )
+        };
+        let before = (
+            entry.title().map(str::to_string),
+            entry.content().to_string(),
+            entry.tags().to_vec(),
+        );
+        let changed = patch.clone().apply(&mut entry, at)?;
+        let text_changed = changed
+            && (before.0.as_deref() != entry.title()
+                || before.1 != entry.content()
+                || before.2 != entry.tags());
+        let vector = if text_changed {
+            let vector = self
+                .inner
+                .embedder
+                .embed_passages(&[passage(&entry)])?
+                .into_vec();
+            // Before any log append, as in `put_batch`.
+            crate::index::vector::check(self.inner.embedder.dims(), &vector)?;
+            Some(vector)
+        } else {
+            None
+        };
+        Ok(Patched {
+            entry,
+            seen,
+            doc,
+            vector,
+            changed,
+        })
+    }
+
     /// Drops docs from both indexes, with one text commit (after the
     /// state stopped pointing at them). Writer lock held.
     pub(super) fn retire(&self, w: &mut WriterState, docs: &[DocId]) -> Result<()> {
@@ -440,7 +494,7 @@ impl Engine {
 
     /// Deletes an unsigned entry and its relations.
     pub fn delete_entry(&self, id: Uuid) -> Result<()> {
-        self.check_writable()?;
+        self.check_local_write()?;
         let mut w = self.inner.writer.lock();
         let doc = {
             let state = self.inner.state.read();
@@ -470,7 +524,7 @@ impl Engine {
 
     /// Proposes a relation between two entries of one diary.
     pub fn relate(&self, source: Uuid, target: Uuid, kind: RelationKind) -> Result<Relation> {
-        self.check_writable()?;
+        self.check_local_write()?;
         let mut w = self.inner.writer.lock();
         let relation = {
             let cat = self.inner.state.read();
@@ -497,7 +551,7 @@ impl Engine {
     /// Accepts, rejects or re-proposes a relation. An accepted `supersedes`
     /// hides its target from searches that exclude superseded entries.
     pub fn set_relation_status(&self, id: Uuid, status: RelationStatus) -> Result<Relation> {
-        self.check_writable()?;
+        self.check_local_write()?;
         let mut w = self.inner.writer.lock();
         if !self.inner.state.read().relations.contains_key(&id) {
             return Err(Error::NotFound {

@@ -14,9 +14,11 @@
 //!
 //! - `LOCK`: held with an exclusive advisory lock while a store is open
 //!   ([`StoreError::Locked`] for a second opener);
-//! - `meta.json`: `{"format":1,"model_id":…,"dims":…}`, written once. The
-//!   vectors only make sense for the model that produced them, so opening
-//!   with another model is [`StoreError::ModelMismatch`];
+//! - `meta.json`: `{"format":1,"model_id":…,"dims":…}`, plus `"source":…`
+//!   for a folder that caches an external source of truth, written once.
+//!   The vectors only make sense for the model that produced them, so
+//!   opening with another model is [`StoreError::ModelMismatch`] (and with
+//!   another source, [`StoreError::SourceMismatch`]);
 //! - `wal-<S>.log`: log segment holding the records with sequence numbers
 //!   above `S` (20-digit zero-padded), each framed as
 //!   `[u32 le length][u32 le crc32(payload)][payload = bincode((seq, Record))]`
@@ -192,6 +194,23 @@ pub enum StoreError {
         /// The model asked for.
         requested: String,
     },
+    /// The folder caches another source of truth than the one asked for,
+    /// or is its own truth while a source was asked for, or the reverse.
+    #[error(
+        "data folder {} belongs to {}, but {} was requested; \
+         a cache of another source must be rebuilt, not reused",
+        path.display(),
+        describe_source(stored),
+        describe_source(requested)
+    )]
+    SourceMismatch {
+        /// The folder.
+        path: PathBuf,
+        /// The source recorded in `meta.json` (`None`: its own truth).
+        stored: Option<String>,
+        /// The source asked for.
+        requested: Option<String>,
+    },
     /// The folder's vectors have another dimension.
     #[error(
         "data folder holds {stored}-dimensional vectors but {requested} were requested; \
@@ -285,6 +304,13 @@ pub struct StoreOptions {
     /// at open (a torn last record, possibly an append in progress, is left
     /// out, not cut).
     pub read_only: bool,
+    /// The identity of the external source of truth the folder caches
+    /// (e.g. a database's system identifier and name), recorded on first
+    /// open; `None` for a folder that is its own truth. A writable open
+    /// with another value (or none) is [`StoreError::SourceMismatch`], so
+    /// a cache of one database is never fed from another, and a cache is
+    /// never written as if it were the truth. A read-only open may omit it.
+    pub source: Option<String>,
 }
 
 impl StoreOptions {
@@ -297,7 +323,14 @@ impl StoreOptions {
             durability: Durability::Sync,
             create_if_missing: true,
             read_only: false,
+            source: None,
         }
+    }
+
+    /// Sets the external source of truth the folder caches (default none).
+    pub fn source(mut self, source: Option<String>) -> Self {
+        self.source = source;
+        self
     }
 
     /// Sets whether the store is opened read-only (default `false`).
@@ -368,6 +401,9 @@ pub struct Recovered {
     /// stamped in `last_index_change..=last_seq` is up to date. Equal to
     /// the snapshot's sequence when no such record follows it.
     pub last_index_change: u64,
+    /// The external source's sequence the state includes (0 for a folder
+    /// that is its own truth); see [`Record::SourceSeq`].
+    pub source_seq: u64,
     /// The embedding model recorded in `meta.json`.
     pub model_id: String,
     /// Vector dimensions.
@@ -395,6 +431,10 @@ struct Meta {
     format: u32,
     model_id: String,
     dims: usize,
+    /// The external source of truth this folder is an index cache of
+    /// (absent: the folder is its own truth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 /// The model id and dimension recorded in a data folder's `meta.json`, or
@@ -1089,6 +1129,7 @@ fn check_meta(
             format: FORMAT_VERSION,
             model_id: options.model_id.clone(),
             dims: options.dims,
+            source: options.source.clone(),
         };
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::Encode {
             reason: format!("{META_FILE}: {e}"),
@@ -1121,6 +1162,14 @@ fn check_meta(
             requested: options.model_id.clone(),
         });
     }
+    let reading_cache = options.read_only && options.source.is_none();
+    if meta.source != options.source && !reading_cache {
+        return Err(StoreError::SourceMismatch {
+            path: dir.path_of(""),
+            stored: meta.source,
+            requested: options.source.clone(),
+        });
+    }
     if meta.dims != options.dims {
         return Err(StoreError::DimsMismatch {
             stored: meta.dims,
@@ -1128,6 +1177,13 @@ fn check_meta(
         });
     }
     Ok(())
+}
+
+fn describe_source(source: &Option<String>) -> String {
+    match source {
+        Some(s) => format!("source `{s}`"),
+        None => "no external source (a folder that is its own truth)".into(),
+    }
 }
 
 /// Deletes files made obsolete by a durable snapshot; failures only cost

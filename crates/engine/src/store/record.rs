@@ -90,6 +90,10 @@ pub enum Record {
         /// The diary.
         id: Uuid,
     },
+    /// Marks that the records before it include every change of an
+    /// external source of truth up to this sequence number (a folder that
+    /// is an index cache of a database: see `Engine::apply_changes`).
+    SourceSeq(u64),
 }
 
 /// An entry's read bookkeeping as of a moment: how often search returned it
@@ -125,6 +129,7 @@ impl Record {
             Record::DeleteRelation { .. } => "DeleteRelation",
             Record::RecordAccesses(_) => "RecordAccesses",
             Record::DeleteDiary { .. } => "DeleteDiary",
+            Record::SourceSeq(_) => "SourceSeq",
         }
     }
 }
@@ -342,6 +347,7 @@ enum WireRecord<'a> {
     DeleteDiary {
         id: Uuid,
     },
+    SourceSeq(u64),
 }
 
 impl<'a> From<&'a Record> for WireRecord<'a> {
@@ -362,6 +368,7 @@ impl<'a> From<&'a Record> for WireRecord<'a> {
                 WireRecord::RecordAccesses(a.iter().map(|a| (a.id, a.count, a.at)).collect())
             }
             Record::DeleteDiary { id } => WireRecord::DeleteDiary { id: *id },
+            Record::SourceSeq(seq) => WireRecord::SourceSeq(*seq),
         }
     }
 }
@@ -390,6 +397,7 @@ impl WireRecord<'_> {
                     .collect(),
             ),
             WireRecord::DeleteDiary { id } => Record::DeleteDiary { id },
+            WireRecord::SourceSeq(seq) => Record::SourceSeq(seq),
         })
     }
 }
@@ -499,6 +507,7 @@ mod tests {
             Record::DeleteDiary {
                 id: Uuid::from_u128(5),
             },
+            Record::SourceSeq(41),
         ];
         for r in records {
             let bytes =

@@ -42,8 +42,8 @@ use super::run::{read_u32, read_u64, run_differs, Run, RunRef, VEC_MAGIC};
 use super::state::{Slot, State, Vectors};
 use super::{bincode_config, StoreError, FORMAT_VERSION};
 
-/// Version of snapshot files this build writes (it reads 1 and 2).
-pub(crate) const SNAPSHOT_VERSION: u32 = 2;
+/// Version of snapshot files this build writes (it reads 1, 2 and 3).
+pub(crate) const SNAPSHOT_VERSION: u32 = 3;
 
 /// Runs a snapshot may list before a checkpoint rewrites them into one.
 pub(crate) const MAX_RUNS: usize = 8;
@@ -96,6 +96,38 @@ struct SnapshotHeader {
     relations: u64,
     /// Oldest first; a doc in several runs has its row in the newest.
     runs: Vec<RunRef>,
+    /// The external source's sequence the state includes (format 3; 0
+    /// before, and for a folder that is its own truth).
+    source_seq: u64,
+}
+
+/// Format 2's header: format 3's without `source_seq`.
+#[derive(Debug, Deserialize)]
+struct SnapshotHeaderV2 {
+    seq: u64,
+    next_doc: DocId,
+    model_id: String,
+    dims: u32,
+    diaries: u64,
+    entries: u64,
+    relations: u64,
+    runs: Vec<RunRef>,
+}
+
+impl From<SnapshotHeaderV2> for SnapshotHeader {
+    fn from(h: SnapshotHeaderV2) -> Self {
+        Self {
+            seq: h.seq,
+            next_doc: h.next_doc,
+            model_id: h.model_id,
+            dims: h.dims,
+            diaries: h.diaries,
+            entries: h.entries,
+            relations: h.relations,
+            runs: h.runs,
+            source_seq: 0,
+        }
+    }
 }
 
 /// Format 1's header: one run holding exactly the entries' vectors.
@@ -128,6 +160,7 @@ impl From<SnapshotHeaderV1> for SnapshotHeader {
                 len: h.vectors_len,
                 crc: h.vectors_crc,
             }],
+            source_seq: 0,
         }
     }
 }
@@ -269,6 +302,7 @@ fn write_files(
         entries: slots.len() as u64,
         relations: state.relations.len() as u64,
         runs: runs.clone(),
+        source_seq: state.source_seq,
     };
     write_snapshot(file.clone(), &header, state, &slots)
         .map_err(io_err("write", snap_path.clone()))?;
@@ -364,6 +398,7 @@ pub(crate) fn read(dir: &dyn Directory, seq: u64, dims: usize) -> Result<Loaded,
     let mut off = 12;
     let header: SnapshotHeader = match version {
         1 => decode_at::<SnapshotHeaderV1>(body, &mut off, &path, "header")?.into(),
+        2 => decode_at::<SnapshotHeaderV2>(body, &mut off, &path, "header")?.into(),
         SNAPSHOT_VERSION => decode_at(body, &mut off, &path, "header")?,
         found => {
             return Err(StoreError::UnsupportedFormat {
@@ -442,6 +477,7 @@ fn decode_body(
     state.next_doc = header.next_doc;
     state.last_seq = seq;
     state.last_index_change = seq;
+    state.source_seq = header.source_seq;
     for _ in 0..header.diaries {
         let at = off;
         let d: WireDiary = decode_at(body, &mut off, path, "diary")?;

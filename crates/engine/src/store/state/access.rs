@@ -134,6 +134,30 @@ impl AccessCounts {
         out
     }
 
+    /// Merges counts that were stored (logged, or applied from an external
+    /// source that gathers every replica's): the larger count and the later
+    /// time win, so a value older than what this process counted since
+    /// changes nothing, and one from elsewhere becomes visible at once. Not
+    /// marked changed: it is stored already.
+    pub fn observe(&self, record: &EntryRecord, stored: Access) {
+        let mut shard = self.shard(&record.id).lock();
+        let (count, at) = match shard.counts.get(&record.id) {
+            Some(a) => (a.count, Some(a.at)),
+            None => (record.access_count, record.last_accessed_at),
+        };
+        if stored.count <= count && at.is_some_and(|at| at >= stored.at) {
+            return;
+        }
+        shard.counts.insert(
+            record.id,
+            Access {
+                id: record.id,
+                count: count.max(stored.count),
+                at: at.map_or(stored.at, |at| at.max(stored.at)),
+            },
+        );
+    }
+
     /// Marks entries changed again (their counts were taken out but not
     /// stored).
     pub fn mark_changed(&self, ids: impl IntoIterator<Item = Uuid>) {
@@ -205,6 +229,26 @@ mod tests {
         assert!(counts.take_changed().is_empty(), "taken out once");
         counts.mark_changed(taken.iter().map(|a| a.id));
         assert_eq!(counts.take_changed().len(), 50, "put back after a failure");
+        let later = at + time::Duration::hours(1);
+        let from_elsewhere = |count| Access {
+            id: records[1].id,
+            count,
+            at: later,
+        };
+        counts.observe(&records[1], from_elsewhere(1_000));
+        assert_eq!(counts.of(&records[1]), (1_000, Some(later)), "larger wins");
+        counts.observe(
+            &records[1],
+            Access {
+                at,
+                ..from_elsewhere(7)
+            },
+        );
+        assert_eq!(
+            counts.of(&records[1]),
+            (1_000, Some(later)),
+            "older is ignored"
+        );
         counts.forget(&records[0].id);
         assert_eq!(counts.of(&records[0]), (3, None), "the record's own counts");
         assert!(

@@ -64,6 +64,9 @@ pub(crate) struct State {
     /// load it is the snapshot's sequence (unknown beyond that: the safe
     /// side).
     pub last_index_change: u64,
+    /// The sequence of the external source of truth that the records
+    /// applied so far include (0 for a folder that is its own truth).
+    pub source_seq: u64,
     /// Access counts logged since each entry's record was last written
     /// (what a snapshot writes). Kept beside the records, not in them:
     /// records are shared, and patching one would copy it.
@@ -144,7 +147,8 @@ impl State {
                 | Record::PutRelation(_)
                 | Record::SetRelationStatus { .. }
                 | Record::DeleteRelation { .. }
-                | Record::RecordAccesses(_) => {}
+                | Record::RecordAccesses(_)
+                | Record::SourceSeq(_) => {}
             }
         }
         Ok(())
@@ -192,7 +196,8 @@ impl State {
             Record::DeleteRelation { id } => self.remove_relations(|r| r.id == id),
             Record::RecordAccesses(accesses) => {
                 for a in accesses {
-                    if self.entries.contains_key(&a.id) {
+                    if let Some(slot) = self.entries.get(&a.id) {
+                        self.counts.observe(&slot.record, a);
                         self.accesses.insert(a.id, a);
                     }
                 }
@@ -212,6 +217,7 @@ impl State {
                 // Relations link entries of one diary.
                 self.remove_relations(|r| r.diary_id == id);
             }
+            Record::SourceSeq(source) => self.source_seq = self.source_seq.max(source),
         }
         self.last_seq = seq;
         true
@@ -374,6 +380,7 @@ impl State {
             next_doc: self.next_doc,
             last_seq: self.last_seq,
             last_index_change: self.last_index_change,
+            source_seq: self.source_seq,
             model_id: model_id.to_owned(),
             dims,
             snapshot_seq,
