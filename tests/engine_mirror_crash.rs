@@ -87,10 +87,10 @@ fn changes_at(embedder: &Embedder, seq: u64) -> Vec<Change> {
         return vec![Change::PutDiary(diary)];
     }
     let mut out = vec![upsert(embedder, seq, false)];
-    if seq % 4 == 0 {
+    if seq.is_multiple_of(4) {
         out.push(upsert(embedder, seq - 2, true));
     }
-    if seq % 6 == 0 {
+    if seq.is_multiple_of(6) {
         out.push(Change::DeleteEntry {
             id: entry_id(seq - 3),
         });
@@ -185,8 +185,8 @@ fn read(line: &str, last: &mut u64, done: &mut bool) -> bool {
 fn live(n: u64) -> Option<bool> {
     // Deleted at the next multiple of 6 at or after n + 3, if within the
     // feed; otherwise live, edited if some multiple of 4 named it.
-    let deleted = (n + 3) % 6 == 0 && n + 3 <= FEED;
-    (!deleted).then_some((n + 2) % 4 == 0 && n + 2 <= FEED)
+    let deleted = (n + 3).is_multiple_of(6) && n + 3 <= FEED;
+    (!deleted).then_some((n + 2).is_multiple_of(4) && n + 2 <= FEED)
 }
 
 fn found_by_text(engine: &Engine, n: u64) -> bool {
