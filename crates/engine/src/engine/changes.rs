@@ -41,7 +41,7 @@ use super::write::{now, PutEntry};
 use super::{Engine, WriterState};
 use crate::entry::{Diary, Entry, EntryPatch, EntryRecord, Relation};
 use crate::index::DocId;
-use crate::store::state::State;
+use crate::store::state::{same_bits, State};
 use crate::store::{Access, Record, StoredEntry};
 use crate::{Error, Result};
 
@@ -265,16 +265,7 @@ impl Engine {
                             record.id
                         )));
                     }
-                    if vector.len() != dims {
-                        return Err(invalid(format!(
-                            "entry {}: {}",
-                            record.id,
-                            Error::WrongVectorDimension {
-                                expected: dims,
-                                got: vector.len()
-                            }
-                        )));
-                    }
+                    // Dimension, finite values, non-zero.
                     crate::index::vector::check(dims, &vector)
                         .map_err(|e| invalid(format!("entry {}: {e}", record.id)))?;
                     let diary_held = diaries
@@ -397,12 +388,10 @@ impl Engine {
         if self.inner.store.is_some() {
             state.vectors.holds(slot.doc, vector)
         } else {
-            self.inner.vectors.get(slot.doc).is_some_and(|v| {
-                v.len() == vector.len()
-                    && v.iter()
-                        .zip(vector)
-                        .all(|(a, b)| a.to_bits() == b.to_bits())
-            })
+            self.inner
+                .vectors
+                .get(slot.doc)
+                .is_some_and(|v| same_bits(&v, vector))
         }
     }
 
@@ -441,13 +430,7 @@ impl Engine {
         }
         let vector = match patched.vector {
             Some(v) => v,
-            None => {
-                let doc = patched.doc;
-                self.inner.vectors.get(doc).ok_or(Error::NotFound {
-                    what: "vector of entry",
-                    id,
-                })?
-            }
+            None => self.vector_of(id, patched.doc)?,
         };
         Ok(Some(Change::PutEntry(Box::new(EntryChange {
             record: patched.entry.to_record(),

@@ -383,13 +383,7 @@ impl Engine {
                 w.next_doc += 1;
                 (doc, v)
             }
-            None => {
-                let old = self.inner.vectors.get(old_doc).ok_or(Error::NotFound {
-                    what: "vector of entry",
-                    id,
-                })?;
-                (old_doc, old)
-            }
+            None => (old_doc, self.vector_of(id, old_doc)?),
         };
         let record = entry.to_record();
         let before = self.log_position(&w);
@@ -424,6 +418,14 @@ impl Engine {
         Ok(record)
     }
 
+    /// The vector entry `id` is indexed with under `doc`.
+    pub(super) fn vector_of(&self, id: Uuid, doc: DocId) -> Result<Vec<f32>> {
+        self.inner.vectors.get(doc).ok_or(Error::NotFound {
+            what: "vector of entry",
+            id,
+        })
+    }
+
     /// Entry `id` with `patch` applied at `at` (signed-entry rules
     /// enforced), and its new vector when the title, content or tags
     /// changed (embedded here, no lock held). Nothing is written.
@@ -445,16 +447,9 @@ impl Engine {
                 slot.doc,
             )
         };
-        let before = (
-            entry.title().map(str::to_string),
-            entry.content().to_string(),
-            entry.tags().to_vec(),
-        );
+        let before = passage(&entry);
         let changed = patch.clone().apply(&mut entry, at)?;
-        let text_changed = changed
-            && (before.0.as_deref() != entry.title()
-                || before.1 != entry.content()
-                || before.2 != entry.tags());
+        let text_changed = changed && passage(&entry) != before;
         let vector = if text_changed {
             let vector = self
                 .inner

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 pub(crate) use self::access::AccessCounts;
 pub(crate) use self::postings::Postings;
-pub(crate) use self::vectors::Vectors;
+pub(crate) use self::vectors::{same_bits, Vectors};
 use super::record::{Access, Record, StoredEntry};
 use super::{Recovered, RecoveredEntry};
 use crate::entry::{Diary, EntryRecord, Relation, RelationKind, RelationStatus};

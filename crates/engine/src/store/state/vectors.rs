@@ -42,10 +42,7 @@ impl Vectors {
     /// Whether `doc` currently has exactly `vector` (bitwise).
     pub fn holds(&self, doc: DocId, vector: &[f32]) -> bool {
         if let Some(v) = self.overlay.get(&doc) {
-            return v.len() == vector.len()
-                && v.iter()
-                    .zip(vector)
-                    .all(|(a, b)| a.to_bits() == b.to_bits());
+            return same_bits(v, vector);
         }
         self.find(doc)
             .is_some_and(|(run, row)| run.file.row_eq(row, vector))
@@ -87,4 +84,10 @@ impl Vectors {
                 && runs.iter().any(|r| r.file.find(*doc).is_some()))
         });
     }
+}
+
+/// Whether two vectors are bitwise equal (`-0.0` differs from `0.0`, a NaN
+/// equals the same NaN): a vector is stored exactly as it was given.
+pub(crate) fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
