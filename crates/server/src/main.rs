@@ -1,6 +1,8 @@
 //! `moltsearch`: the command-line front end of moltsearch.
 
 mod cli;
+mod http;
+mod keys;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -18,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve MoltNet's diary API over HTTP on a data folder.
+    Serve(cli::serve::ServeArgs),
+    /// Manage API keys (create, list, revoke).
+    Keys(cli::keys::KeysArgs),
     /// Embed texts and print one JSON array per input.
     Embed(cli::embed::EmbedArgs),
     /// Load the demo diary into a data folder (once) and show searches over it.
@@ -40,21 +46,37 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
 }
 
+/// Logs go to stderr. The server logs requests at info (text or JSON); the
+/// other commands only warnings.
+fn init_logging(command: &Command) {
+    let (default, json) = match command {
+        Command::Serve(args) => (
+            "info,moltsearch_engine::engine::search=warn",
+            args.log_format == cli::serve::LogFormat::Json,
+        ),
+        _ => ("warn,moltsearch_engine::engine::search=error", false),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 fn main() -> ExitCode {
     // The engine logs a hybrid search's fallback to the text arm and also
     // returns it as a response warning, which `search` prints; by default
     // the log line is muted so the warning shows once. Colour codes only
     // reach a terminal, never a pipe or a file.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,moltsearch_engine::engine::search=error")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let result = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Keys(args) => cli::keys::run(args),
         Command::Embed(args) => cli::embed::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Import(args) => cli::import::run(args),

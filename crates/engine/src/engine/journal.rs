@@ -141,6 +141,11 @@ impl Engine {
         for (i, record) in records.into_iter().enumerate() {
             if let Record::PutEntries(entries) = &record {
                 w.staged_ids.extend(entries.iter().map(|e| e.record.id));
+                w.staged_nonces.extend(
+                    entries
+                        .iter()
+                        .filter_map(|e| e.record.signing_nonce.clone()),
+                );
             }
             w.staged.push_back((first + i as u64, record));
         }
@@ -180,6 +185,7 @@ impl Engine {
                 state.apply(seq, record);
             }
             w.staged_ids.clear();
+            w.staged_nonces.clear();
         }
         committed
     }

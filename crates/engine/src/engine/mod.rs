@@ -103,6 +103,8 @@ struct WriterState {
     staged: VecDeque<(u64, Record)>,
     /// Entry ids the staged records create: taken, though not in the state.
     staged_ids: HashSet<Uuid>,
+    /// Signing nonces the staged records use: taken, though not in the state.
+    staged_nonces: HashSet<String>,
     /// Write calls that changed the text index so far, and how many of them
     /// the last text commit included. A commit (a new tantivy segment,
     /// fsyncs: milliseconds) covers every change made before it, so writers

@@ -81,6 +81,11 @@ impl Engine {
         cat.record(&id).map(|r| cat.current(r))
     }
 
+    /// A relation by id.
+    pub fn get_relation(&self, id: Uuid) -> Option<Relation> {
+        self.inner.state.read().relations.get(&id).cloned()
+    }
+
     /// Relations touching an entry.
     pub fn relations_of(&self, entry: Uuid) -> Vec<Relation> {
         let cat = self.inner.state.read();

@@ -68,6 +68,19 @@ pub(super) struct Patched {
     pub changed: bool,
 }
 
+/// Item `index` of a batch signs with a nonce already in use.
+fn nonce_in_use(index: usize, nonce: &str) -> Error {
+    Error::InBatch {
+        index,
+        cause: Box::new(
+            crate::entry::EntryError::NonceInUse {
+                nonce: nonce.to_string(),
+            }
+            .into(),
+        ),
+    }
+}
+
 pub(super) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -93,6 +106,30 @@ impl Engine {
             });
         }
         // Durable first (writer lock held, readers not blocked), then visible.
+        self.persist(&mut w, vec![Record::PutDiary(diary.clone())])?;
+        Ok(diary)
+    }
+
+    /// Renames a diary or changes its visibility: `diary` replaces the one
+    /// with its id, which must exist and stay in its team (a team is the
+    /// tenant boundary; moving a diary across it is not an edit).
+    pub fn update_diary(&self, diary: Diary) -> Result<Diary> {
+        self.check_local_write()?;
+        diary.validate()?;
+        let mut w = self.inner.writer.lock();
+        match self.inner.state.read().diaries.get(&diary.id) {
+            None => {
+                return Err(Error::NotFound {
+                    what: "diary",
+                    id: diary.id,
+                })
+            }
+            Some(held) if held.team_id != diary.team_id => {
+                return Err(InvalidField::new("teamId", "a diary cannot move to another team").into())
+            }
+            Some(held) if *held == diary => return Ok(diary),
+            Some(_) => {}
+        }
         self.persist(&mut w, vec![Record::PutDiary(diary.clone())])?;
         Ok(diary)
     }
@@ -204,6 +241,15 @@ impl Engine {
                         }),
                     });
                 }
+                // Checked again here, under the writer lock: another batch
+                // may have taken the nonce since `prepare_batch` looked.
+                for (index, e) in entries.iter().enumerate() {
+                    if let Some(nonce) = e.signature().map(|s| &s.nonce) {
+                        if state.nonces.contains_key(nonce) || w.staged_nonces.contains(nonce) {
+                            return Err(nonce_in_use(index, nonce));
+                        }
+                    }
+                }
             }
             let first = w.next_doc;
             let docs: Vec<DocId> = (0..entries.len() as DocId).map(|i| first + i).collect();
@@ -263,6 +309,7 @@ impl Engine {
         let t = now();
         let mut entries = Vec::with_capacity(batch.len());
         let mut seen = std::collections::HashSet::new();
+        let mut nonces = std::collections::HashSet::new();
         {
             let cat = self.inner.state.read();
             for (index, put) in batch.into_iter().enumerate() {
@@ -287,6 +334,11 @@ impl Engine {
                     None => Entry::create(put.entry, created),
                 }
                 .map_err(|e| in_batch(e.into()))?;
+                if let Some(nonce) = entry.signature().map(|s| &s.nonce) {
+                    if cat.nonces.contains_key(nonce) || !nonces.insert(nonce.clone()) {
+                        return Err(nonce_in_use(index, nonce));
+                    }
+                }
                 entries.push(entry);
             }
         }
@@ -541,6 +593,19 @@ impl Engine {
         };
         self.persist(&mut w, vec![Record::PutRelation(relation.clone())])?;
         Ok(relation)
+    }
+
+    /// Deletes a relation (an accepted `supersedes` stops hiding its target).
+    pub fn delete_relation(&self, id: Uuid) -> Result<()> {
+        self.check_local_write()?;
+        let mut w = self.inner.writer.lock();
+        if !self.inner.state.read().relations.contains_key(&id) {
+            return Err(Error::NotFound {
+                what: "relation",
+                id,
+            });
+        }
+        self.persist(&mut w, vec![Record::DeleteRelation { id }])
     }
 
     /// Accepts, rejects or re-proposes a relation. An accepted `supersedes`

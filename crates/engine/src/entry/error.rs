@@ -126,6 +126,13 @@ pub enum EntryError {
         /// Signed entries in the diary.
         signed: usize,
     },
+    /// The signing nonce already signs another entry: a nonce is used once,
+    /// so a replayed signature cannot create a second entry (409).
+    #[error("signingNonce {nonce:?} is already used by another entry")]
+    NonceInUse {
+        /// The nonce.
+        nonce: String,
+    },
     /// A relation from an entry to itself carries no information.
     #[error("a relation must link two different entries")]
     SelfRelation,

@@ -75,6 +75,9 @@ pub(crate) struct State {
     /// through a shared reference (its own sharded locks), taken out by
     /// the access journal.
     pub counts: Arc<AccessCounts>,
+    /// Signing nonces in use, with the entry holding each: a nonce signs
+    /// one entry only (MoltNet's uniqueness rule), checked before a write.
+    pub nonces: HashMap<String, Uuid>,
 }
 
 impl State {
@@ -242,12 +245,18 @@ impl State {
         self.accesses.remove(&record.id);
         self.counts.forget(&record.id);
         if let Some(old) = self.entries.remove(&record.id) {
+            if let Some(nonce) = &old.record.signing_nonce {
+                self.nonces.remove(nonce);
+            }
             self.postings.remove(&old.record, old.doc);
             if old.doc != doc {
                 self.vectors.overlay.remove(&old.doc);
             }
         }
         self.postings.insert(&record, doc);
+        if let Some(nonce) = &record.signing_nonce {
+            self.nonces.insert(nonce.clone(), record.id);
+        }
         // An update that keeps its doc id usually carries the same vector;
         // don't copy a mapped row to the heap for nothing.
         if !self.vectors_elsewhere && !self.vectors.holds(doc, &vector) {
@@ -263,6 +272,9 @@ impl State {
         self.accesses.remove(&id);
         self.counts.forget(&id);
         if let Some(slot) = self.entries.remove(&id) {
+            if let Some(nonce) = &slot.record.signing_nonce {
+                self.nonces.remove(nonce);
+            }
             self.postings.remove(&slot.record, slot.doc);
             self.vectors.overlay.remove(&slot.doc);
         }
@@ -293,8 +305,12 @@ impl State {
     /// from them).
     pub fn derive_indexes(&mut self) {
         self.postings = Postings::default();
+        self.nonces.clear();
         for slot in self.entries.values() {
             self.postings.insert(&slot.record, slot.doc);
+            if let Some(nonce) = &slot.record.signing_nonce {
+                self.nonces.insert(nonce.clone(), slot.record.id);
+            }
         }
         self.refresh_superseded();
     }

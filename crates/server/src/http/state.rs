@@ -1,0 +1,44 @@
+//! The one application state every handler gets.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use moltsearch_engine::Engine;
+
+use super::rate::RateLimits;
+use super::writes::Writes;
+use crate::keys::KeyStore;
+
+/// Settings handlers read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Longest a request may take before a 503.
+    pub request_timeout: Duration,
+    /// Body limit of every route but the batch one, bytes.
+    pub body_limit: usize,
+    /// Body limit of the batch route, bytes.
+    pub batch_body_limit: usize,
+}
+
+/// What the server holds: the engine (the index, read by every search and
+/// listing), where writes go ([`Writes`]), where keys live ([`KeyStore`]),
+/// the rate limiters and the settings. Cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine: every read goes here.
+    pub engine: Arc<Engine>,
+    /// Where writes go: the engine itself on embedded storage.
+    pub writes: Arc<dyn Writes>,
+    /// API keys.
+    pub keys: Arc<dyn KeyStore>,
+    /// Per-key limits.
+    pub limits: Arc<RateLimits>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Renders `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+    /// Set once shutdown began: readiness answers 503.
+    pub draining: Arc<AtomicBool>,
+}
