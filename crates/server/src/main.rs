@@ -51,7 +51,7 @@ enum Command {
 fn init_logging(command: &Command) {
     let (default, json) = match command {
         Command::Serve(args) => (
-            "info,moltsearch_engine::engine::search=warn",
+            "info,tantivy=warn,moltsearch_engine::engine::search=warn",
             args.log_format == cli::serve::LogFormat::Json,
         ),
         _ => ("warn,moltsearch_engine::engine::search=error", false),

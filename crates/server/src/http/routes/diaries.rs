@@ -14,7 +14,7 @@ use crate::http::tenancy;
 use crate::keys::Caller;
 
 /// Creates a diary in the key's team.
-#[utoipa::path(post, path = "/diaries", tag = "diaries", request_body = CreateDiary,
+#[utoipa::path(post, operation_id = "createDiary", path = "/diaries", tag = "diaries", request_body = CreateDiary,
     responses((status = 201, body = DiaryView), WriteErrors), security(("apiKey" = [])))]
 pub async fn create(
     State(s): State<AppState>,
@@ -37,7 +37,7 @@ pub async fn create(
 }
 
 /// Lists the key's team's diaries, by name.
-#[utoipa::path(get, path = "/diaries", tag = "diaries",
+#[utoipa::path(get, operation_id = "listDiaries", path = "/diaries", tag = "diaries",
     responses((status = 200, body = DiaryList), ReadErrors), security(("apiKey" = [])))]
 pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<DiaryList>> {
     let items = s
@@ -50,7 +50,7 @@ pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<D
 }
 
 /// One diary.
-#[utoipa::path(get, path = "/diaries/{id}", tag = "diaries",
+#[utoipa::path(get, operation_id = "getDiary", path = "/diaries/{id}", tag = "diaries",
     params(("id" = uuid::Uuid, Path, description = "Diary id")),
     responses((status = 200, body = DiaryView), ReadErrors), security(("apiKey" = [])))]
 pub async fn get(
@@ -62,7 +62,7 @@ pub async fn get(
 }
 
 /// Renames a diary or changes its visibility.
-#[utoipa::path(patch, path = "/diaries/{id}", tag = "diaries", request_body = UpdateDiary,
+#[utoipa::path(patch, operation_id = "updateDiary", path = "/diaries/{id}", tag = "diaries", request_body = UpdateDiary,
     params(("id" = uuid::Uuid, Path, description = "Diary id")),
     responses((status = 200, body = DiaryView), WriteErrors), security(("apiKey" = [])))]
 pub async fn update(
@@ -87,7 +87,7 @@ pub async fn update(
 }
 
 /// Deletes a diary and its entries (409 while it holds signed entries).
-#[utoipa::path(delete, path = "/diaries/{id}", tag = "diaries",
+#[utoipa::path(delete, operation_id = "deleteDiary", path = "/diaries/{id}", tag = "diaries",
     params(("id" = uuid::Uuid, Path, description = "Diary id")),
     responses((status = 204, description = "Deleted"), WriteErrors), security(("apiKey" = [])))]
 pub async fn delete(

@@ -59,7 +59,7 @@ fn put_entry(diary_id: Uuid, e: BatchEntry) -> ApiResult<PutEntry> {
 
 /// Creates one entry in a diary; the server computes its CID (a given
 /// `contentHash` must equal it) and checks a signature over it.
-#[utoipa::path(post, path = "/diaries/{id}/entries", tag = "entries", request_body = CreateEntry,
+#[utoipa::path(post, operation_id = "createEntry", path = "/diaries/{id}/entries", tag = "entries", request_body = CreateEntry,
     params(("id" = Uuid, Path, description = "Diary id")),
     responses((status = 201, body = EntryView), WriteErrors), security(("apiKey" = [])))]
 pub async fn create(
@@ -93,7 +93,7 @@ pub async fn create(
 /// Creates up to 1,000 entries, all or nothing, embedded in batches;
 /// answers them in request order. `id` and `createdAt` may be given, for
 /// imports of existing data.
-#[utoipa::path(post, path = "/diaries/{id}/entries:batch", tag = "entries",
+#[utoipa::path(post, operation_id = "createEntries", path = "/diaries/{id}/entries:batch", tag = "entries",
     request_body = BatchRequest,
     params(("id" = Uuid, Path, description = "Diary id")),
     responses((status = 201, body = BatchResponse), WriteErrors), security(("apiKey" = [])))]
@@ -129,7 +129,7 @@ pub async fn batch(
 }
 
 /// Lists a diary's entries newest first, under filters, with the exact total.
-#[utoipa::path(get, path = "/diaries/{id}/entries", tag = "entries",
+#[utoipa::path(get, operation_id = "listEntries", path = "/diaries/{id}/entries", tag = "entries",
     params(("id" = Uuid, Path, description = "Diary id"), ListEntriesQuery),
     responses((status = 200, body = EntryPage), ReadErrors), security(("apiKey" = [])))]
 pub async fn list(
@@ -172,7 +172,7 @@ pub async fn list(
 }
 
 /// Tags used in a diary with their counts, most used first.
-#[utoipa::path(get, path = "/diaries/{id}/tags", tag = "entries",
+#[utoipa::path(get, operation_id = "listTags", path = "/diaries/{id}/tags", tag = "entries",
     params(("id" = Uuid, Path, description = "Diary id"), TagsQuery),
     responses((status = 200, body = TagsResponse), ReadErrors), security(("apiKey" = [])))]
 pub async fn tags(
@@ -201,7 +201,7 @@ pub async fn tags(
 }
 
 /// One entry.
-#[utoipa::path(get, path = "/entries/{id}", tag = "entries",
+#[utoipa::path(get, operation_id = "getEntry", path = "/entries/{id}", tag = "entries",
     params(("id" = Uuid, Path, description = "Entry id")),
     responses((status = 200, body = EntryView), ReadErrors), security(("apiKey" = [])))]
 pub async fn get(
@@ -214,7 +214,7 @@ pub async fn get(
 
 /// Edits an entry; a signed entry's content, title, type and tags cannot
 /// change (409). Changed text is embedded again.
-#[utoipa::path(patch, path = "/entries/{id}", tag = "entries", request_body = PatchEntry,
+#[utoipa::path(patch, operation_id = "updateEntry", path = "/entries/{id}", tag = "entries", request_body = PatchEntry,
     params(("id" = Uuid, Path, description = "Entry id")),
     responses((status = 200, body = EntryView), WriteErrors), security(("apiKey" = [])))]
 pub async fn update(
@@ -240,7 +240,7 @@ pub async fn update(
 }
 
 /// Deletes an unsigned entry and its relations (a signed one: 409).
-#[utoipa::path(delete, path = "/entries/{id}", tag = "entries",
+#[utoipa::path(delete, operation_id = "deleteEntry", path = "/entries/{id}", tag = "entries",
     params(("id" = Uuid, Path, description = "Entry id")),
     responses((status = 204, description = "Deleted"), WriteErrors), security(("apiKey" = [])))]
 pub async fn delete(
@@ -255,7 +255,7 @@ pub async fn delete(
 }
 
 /// Re-checks an entry's CID and signature.
-#[utoipa::path(get, path = "/entries/{id}/verify", tag = "entries",
+#[utoipa::path(get, operation_id = "verifyEntry", path = "/entries/{id}/verify", tag = "entries",
     params(("id" = Uuid, Path, description = "Entry id")),
     responses((status = 200, body = VerifyView), ReadErrors), security(("apiKey" = [])))]
 pub async fn verify(

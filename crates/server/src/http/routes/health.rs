@@ -12,7 +12,7 @@ use crate::http::dto::{ComponentHealth, Components, Liveness, Readiness};
 use crate::http::state::AppState;
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(get, operation_id = "health", path = "/health", tag = "health",
     responses((status = 200, body = Liveness)))]
 pub async fn live() -> Json<Liveness> {
     Json(Liveness {
@@ -39,7 +39,7 @@ async fn probe(f: impl FnOnce() -> Result<(), String> + Send + 'static) -> Compo
 
 /// Readiness: the model embeds, the indexes answer, storage takes writes;
 /// 503 and `degraded` when one does not, or while shutting down.
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, operation_id = "ready", path = "/health/ready", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let e = s.engine.clone();

@@ -16,7 +16,7 @@ use crate::keys::Caller;
 
 /// Links an entry to another of its diary: 201 with a new relation, 200
 /// with the existing one when the same (source, target, relation) exists.
-#[utoipa::path(post, path = "/entries/{id}/relations", tag = "relations",
+#[utoipa::path(post, operation_id = "createRelation", path = "/entries/{id}/relations", tag = "relations",
     request_body = CreateRelation,
     params(("id" = uuid::Uuid, Path, description = "Source entry id")),
     responses((status = 201, body = RelationView), (status = 200, body = RelationView), WriteErrors),
@@ -54,7 +54,7 @@ pub async fn create(
 }
 
 /// Relations from or to an entry, oldest first.
-#[utoipa::path(get, path = "/entries/{id}/relations", tag = "relations",
+#[utoipa::path(get, operation_id = "listRelations", path = "/entries/{id}/relations", tag = "relations",
     params(("id" = uuid::Uuid, Path, description = "Entry id")),
     responses((status = 200, body = RelationList), ReadErrors), security(("apiKey" = [])))]
 pub async fn list(
@@ -74,7 +74,7 @@ pub async fn list(
 
 /// Accepts, rejects or re-proposes a relation; an accepted `supersedes`
 /// hides its target from searches excluding superseded entries.
-#[utoipa::path(patch, path = "/relations/{id}", tag = "relations", request_body = PatchRelation,
+#[utoipa::path(patch, operation_id = "updateRelation", path = "/relations/{id}", tag = "relations", request_body = PatchRelation,
     params(("id" = uuid::Uuid, Path, description = "Relation id")),
     responses((status = 200, body = RelationView), WriteErrors), security(("apiKey" = [])))]
 pub async fn update(
@@ -90,7 +90,7 @@ pub async fn update(
 }
 
 /// Deletes a relation.
-#[utoipa::path(delete, path = "/relations/{id}", tag = "relations",
+#[utoipa::path(delete, operation_id = "deleteRelation", path = "/relations/{id}", tag = "relations",
     params(("id" = uuid::Uuid, Path, description = "Relation id")),
     responses((status = 204, description = "Deleted"), WriteErrors), security(("apiKey" = [])))]
 pub async fn delete(

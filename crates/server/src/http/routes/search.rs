@@ -59,7 +59,7 @@ fn results(resp: SearchResponse) -> Vec<SearchResult> {
 /// Searches one diary of the key's team (`diaryId`) or all of them:
 /// hybrid (vector + full text, fused by RRF), under filters, re-weighted
 /// by recency and importance when asked. Without a query: newest first.
-#[utoipa::path(post, path = "/diaries/search", tag = "search", request_body = SearchBody,
+#[utoipa::path(post, operation_id = "searchDiaries", path = "/diaries/search", tag = "search", request_body = SearchBody,
     responses((status = 200, body = SearchResponseView), ReadErrors), security(("apiKey" = [])))]
 pub async fn search(
     State(s): State<AppState>,
@@ -129,7 +129,7 @@ pub async fn search(
 }
 
 /// Searches every public diary; no key needed (limited per client address).
-#[utoipa::path(get, path = "/public/feed/search", tag = "search", params(FeedQuery),
+#[utoipa::path(get, operation_id = "searchPublicFeed", path = "/public/feed/search", tag = "search", params(FeedQuery),
     responses((status = 200, body = FeedResponse), ReadErrors))]
 pub async fn public_feed(
     State(s): State<AppState>,
