@@ -21,7 +21,14 @@ fn id(v: &Value) -> String {
 }
 
 /// A signature block over the CID of (type, title, content, tags).
-fn signed(seed: u8, nonce: &str, ty: &str, title: Option<&str>, content: &str, tags: &[&str]) -> Value {
+fn signed(
+    seed: u8,
+    nonce: &str,
+    ty: &str,
+    title: Option<&str>,
+    content: &str,
+    tags: &[&str],
+) -> Value {
     let key = PrivateKey::from_seed(&[seed; 32]);
     let cid = compute_content_cid(ty, title, content, tags);
     let sig = key.sign(&cid, nonce).unwrap();
@@ -53,11 +60,17 @@ fn diaries_are_created_listed_renamed_and_deleted() {
     assert_eq!(names, ["home", "work"]);
 
     let r = api
-        .patch(&format!("/diaries/{d}"), &json!({"name": "job", "visibility": "private"}))
+        .patch(
+            &format!("/diaries/{d}"),
+            &json!({"name": "job", "visibility": "private"}),
+        )
         .expect(200);
     assert_eq!(r.body["name"], "job");
     assert_eq!(r.body["visibility"], "private");
-    assert_eq!(api.get(&format!("/diaries/{d}")).expect(200).body["name"], "job");
+    assert_eq!(
+        api.get(&format!("/diaries/{d}")).expect(200).body["name"],
+        "job"
+    );
     let p = api
         .patch(&format!("/diaries/{d}"), &json!({"visibility": "everyone"}))
         .problem(400);
@@ -91,7 +104,10 @@ fn entries_are_created_read_listed_edited_and_deleted() {
         )
         .expect(201);
     let e = r.body.clone();
-    assert_eq!(r.header("location"), Some(format!("/entries/{}", id(&e)).as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/entries/{}", id(&e)).as_str())
+    );
     assert_eq!(e["importance"], 8);
     assert_eq!(e["entryType"], "procedural");
     assert_eq!(e["diaryId"], d.as_str());
@@ -109,10 +125,16 @@ fn entries_are_created_read_listed_edited_and_deleted() {
     assert_eq!(defaults["entryType"], "semantic");
     assert_eq!(defaults["tags"], json!([]));
 
-    assert_eq!(api.get(&format!("/entries/{}", id(&e))).expect(200).body["title"], "Deploys");
+    assert_eq!(
+        api.get(&format!("/entries/{}", id(&e))).expect(200).body["title"],
+        "Deploys"
+    );
 
     // Newest first, exact totals, filters.
-    let page = api.get(&format!("/diaries/{d}/entries?limit=1")).expect(200).body;
+    let page = api
+        .get(&format!("/diaries/{d}/entries?limit=1"))
+        .expect(200)
+        .body;
     assert_eq!(page["total"], 2);
     assert_eq!(page["limit"], 1);
     assert_eq!(page["items"][0]["id"], defaults["id"]);
@@ -121,16 +143,28 @@ fn entries_are_created_read_listed_edited_and_deleted() {
         .expect(200)
         .body;
     assert_eq!(page["items"][0]["id"], e["id"]);
-    let tagged = api.get(&format!("/diaries/{d}/entries?tags=deploy,ops")).expect(200).body;
+    let tagged = api
+        .get(&format!("/diaries/{d}/entries?tags=deploy,ops"))
+        .expect(200)
+        .body;
     assert_eq!(tagged["total"], 1);
-    let excluded = api.get(&format!("/diaries/{d}/entries?excludeTags=ops")).expect(200).body;
+    let excluded = api
+        .get(&format!("/diaries/{d}/entries?excludeTags=ops"))
+        .expect(200)
+        .body;
     assert_eq!(excluded["total"], 1);
     assert_eq!(excluded["items"][0]["id"], defaults["id"]);
-    let typed = api.get(&format!("/diaries/{d}/entries?entryType=procedural")).expect(200).body;
+    let typed = api
+        .get(&format!("/diaries/{d}/entries?entryType=procedural"))
+        .expect(200)
+        .body;
     assert_eq!(typed["total"], 1);
-    api.get(&format!("/diaries/{d}/entries?entryType=dream")).problem(400);
-    api.get(&format!("/diaries/{d}/entries?limit=101")).problem(400);
-    api.get(&format!("/diaries/{d}/entries?limt=3")).problem(400);
+    api.get(&format!("/diaries/{d}/entries?entryType=dream"))
+        .problem(400);
+    api.get(&format!("/diaries/{d}/entries?limit=101"))
+        .problem(400);
+    api.get(&format!("/diaries/{d}/entries?limt=3"))
+        .problem(400);
 
     // An edit re-embeds: the new text is found, the old is not.
     let r = api
@@ -145,9 +179,11 @@ fn entries_are_created_read_listed_edited_and_deleted() {
     let hits = api.search(json!({"query": "\"a plain note\"", "diaryId": d}));
     assert!(!ids(&hits).contains(&id(&defaults)), "{hits}");
 
-    api.delete(&format!("/entries/{}", id(&defaults))).expect(204);
+    api.delete(&format!("/entries/{}", id(&defaults)))
+        .expect(204);
     api.get(&format!("/entries/{}", id(&defaults))).problem(404);
-    api.delete(&format!("/entries/{}", id(&defaults))).problem(404);
+    api.delete(&format!("/entries/{}", id(&defaults)))
+        .problem(404);
     api.get("/entries/not-a-uuid").problem(400);
 }
 
@@ -186,21 +222,35 @@ fn batches_are_all_or_nothing_in_request_order() {
     let bad = json!({"entries": [{"content": "fine", "createdAt": "yesterday"}]});
     let p = api.post(&path, &bad).problem(400);
     assert_eq!(p["errors"][0]["field"], "entries[0].createdAt", "{p}");
-    let page = api.get(&format!("/diaries/{d}/entries?limit=1")).expect(200).body;
+    let page = api
+        .get(&format!("/diaries/{d}/entries?limit=1"))
+        .expect(200)
+        .body;
     assert_eq!(page["total"], 30, "a refused batch stored nothing");
 
     api.post(&path, &json!({"entries": []})).problem(400);
-    let many: Vec<Value> = (0..1001).map(|i| json!({"content": format!("n{i}")})).collect();
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"content": format!("n{i}")}))
+        .collect();
     let p = api.post(&path, &json!({"entries": many})).problem(400);
     assert_eq!(p["errors"][0]["field"], "entries");
 
     // Ids given for an import: a second import of the same id is a 409.
     let given = "01a2524b-0000-7000-8000-000000000001";
-    api.post(&path, &json!({"entries": [{"id": given, "content": "kept id"}]}))
-        .expect(201);
-    assert_eq!(api.get(&format!("/entries/{given}")).expect(200).body["content"], "kept id");
-    api.post(&path, &json!({"entries": [{"id": given, "content": "again"}]}))
-        .problem(409);
+    api.post(
+        &path,
+        &json!({"entries": [{"id": given, "content": "kept id"}]}),
+    )
+    .expect(201);
+    assert_eq!(
+        api.get(&format!("/entries/{given}")).expect(200).body["content"],
+        "kept id"
+    );
+    api.post(
+        &path,
+        &json!({"entries": [{"id": given, "content": "again"}]}),
+    )
+    .problem(409);
 }
 
 #[test]
@@ -217,7 +267,10 @@ fn signatures_hashes_and_nonces_follow_moltnet() {
     let e = api.post(&path, &body).expect(201).body;
     assert!(e["contentSignature"].is_string());
     assert_eq!(e["signingNonce"], "nonce-1");
-    let v = api.get(&format!("/entries/{}/verify", id(&e))).expect(200).body;
+    let v = api
+        .get(&format!("/entries/{}/verify", id(&e)))
+        .expect(200)
+        .body;
     assert_eq!(v["signed"], true);
     assert_eq!(v["hashMatches"], true);
     assert_eq!(v["signatureValid"], true);
@@ -228,7 +281,9 @@ fn signatures_hashes_and_nonces_follow_moltnet() {
     // The same nonce again, even on other content: 409.
     let other = "another promise";
     let sig2 = signed(7, "nonce-1", "semantic", None, other, &[]);
-    let p = api.post(&path, &json!({"content": other, "signature": sig2})).problem(409);
+    let p = api
+        .post(&path, &json!({"content": other, "signature": sig2}))
+        .problem(409);
     assert!(p["detail"].as_str().unwrap().contains("nonce"), "{p}");
     // Two in one batch: 409 too, nothing stored.
     let a = signed(7, "nonce-2", "semantic", None, "a", &[]);
@@ -241,18 +296,26 @@ fn signatures_hashes_and_nonces_follow_moltnet() {
 
     // A signature over other content, a forged one, a wrong contentHash.
     let wrong = signed(7, "nonce-3", "semantic", None, "something else", &[]);
-    let p = api.post(&path, &json!({"content": "this", "signature": wrong})).problem(400);
+    let p = api
+        .post(&path, &json!({"content": "this", "signature": wrong}))
+        .problem(400);
     assert_eq!(p["errors"][0]["field"], "signature", "{p}");
     let mut garbled = signed(7, "nonce-4", "semantic", None, "this", &[]);
     garbled["publicKey"] = json!("ed25519:not-base64!");
-    let p = api.post(&path, &json!({"content": "this", "signature": garbled})).problem(400);
+    let p = api
+        .post(&path, &json!({"content": "this", "signature": garbled}))
+        .problem(400);
     assert_eq!(p["errors"][0]["field"], "signature.publicKey", "{p}");
     let p = api
-        .post(&path, &json!({"content": "this", "contentHash": "bafkreiaaaa"}))
+        .post(
+            &path,
+            &json!({"content": "this", "contentHash": "bafkreiaaaa"}),
+        )
         .problem(400);
     assert_eq!(p["errors"][0]["field"], "contentHash", "{p}");
     let cid = compute_content_cid("semantic", None, "this", &[] as &[&str]);
-    api.post(&path, &json!({"content": "this", "contentHash": cid})).expect(201);
+    api.post(&path, &json!({"content": "this", "contentHash": cid}))
+        .expect(201);
 
     // Signed entries: content, title, type and tags frozen; not deletable.
     let eid = id(&e);
@@ -266,20 +329,30 @@ fn signatures_hashes_and_nonces_follow_moltnet() {
     }
     // A signed reflection keeps its importance too (a stance taken); other
     // signed entries may change theirs.
-    api.patch(&format!("/entries/{eid}"), &json!({"importance": 9})).problem(409);
+    api.patch(&format!("/entries/{eid}"), &json!({"importance": 9}))
+        .problem(409);
     api.delete(&format!("/entries/{eid}")).problem(409);
     let fact = "Signed facts may be re-weighted.";
     let sig = signed(7, "nonce-5", "semantic", None, fact, &[]);
-    let f = api.post(&path, &json!({"content": fact, "signature": sig})).expect(201).body;
+    let f = api
+        .post(&path, &json!({"content": fact, "signature": sig}))
+        .expect(201)
+        .body;
     let r = api
         .patch(&format!("/entries/{}", id(&f)), &json!({"importance": 9}))
         .expect(200);
     assert_eq!(r.body["importance"], 9);
-    let v = api.get(&format!("/entries/{}/verify", id(&f))).expect(200).body;
+    let v = api
+        .get(&format!("/entries/{}/verify", id(&f)))
+        .expect(200)
+        .body;
     assert_eq!(v["valid"], true, "still valid after an importance change");
 
     let plain = api.entry(&d, json!({"content": "unsigned"}));
-    let v = api.get(&format!("/entries/{}/verify", id(&plain))).expect(200).body;
+    let v = api
+        .get(&format!("/entries/{}/verify", id(&plain)))
+        .expect(200)
+        .body;
     assert_eq!(v["signed"], false);
     assert_eq!(v["valid"], false);
     assert_eq!(v["hashMatches"], true);
@@ -290,8 +363,14 @@ fn relations_link_supersede_and_are_idempotent() {
     let (_tmp, s, key) = start();
     let api = s.api(&key);
     let d = api.diary("rel", "private");
-    let old = api.entry(&d, json!({"content": "The staging database runs on port 5432."}));
-    let new = api.entry(&d, json!({"content": "The staging database moved to port 6432."}));
+    let old = api.entry(
+        &d,
+        json!({"content": "The staging database runs on port 5432."}),
+    );
+    let new = api.entry(
+        &d,
+        json!({"content": "The staging database moved to port 6432."}),
+    );
     let body = json!({"targetId": id(&old), "relation": "supersedes"});
     let path = format!("/entries/{}/relations", id(&new));
     let r = api.post(&path, &body).expect(201).body;
@@ -301,32 +380,50 @@ fn relations_link_supersede_and_are_idempotent() {
     assert_eq!(again["id"], r["id"], "the same relation, not a second one");
     let list = api.get(&path).expect(200).body;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    let from_target = api.get(&format!("/entries/{}/relations", id(&old))).expect(200).body;
+    let from_target = api
+        .get(&format!("/entries/{}/relations", id(&old)))
+        .expect(200)
+        .body;
     assert_eq!(from_target["items"][0]["id"], r["id"]);
 
     // Proposed: the old entry is still found with excludeSuperseded.
     let q = json!({"query": "staging database port", "diaryId": d, "excludeSuperseded": true});
     assert!(ids(&api.search(q.clone())).contains(&id(&old)));
     let r2 = api
-        .patch(&format!("/relations/{}", id(&r)), &json!({"status": "accepted"}))
+        .patch(
+            &format!("/relations/{}", id(&r)),
+            &json!({"status": "accepted"}),
+        )
         .expect(200)
         .body;
     assert_eq!(r2["status"], "accepted");
     let found = ids(&api.search(q.clone()));
-    assert!(!found.contains(&id(&old)) && found.contains(&id(&new)), "{found:?}");
+    assert!(
+        !found.contains(&id(&old)) && found.contains(&id(&new)),
+        "{found:?}"
+    );
     let all = ids(&api.search(json!({"query": "staging database port", "diaryId": d})));
     assert!(all.contains(&id(&old)), "without the filter it is found");
 
-    api.patch(&format!("/relations/{}", id(&r)), &json!({"status": "done"}))
-        .problem(400);
+    api.patch(
+        &format!("/relations/{}", id(&r)),
+        &json!({"status": "done"}),
+    )
+    .problem(400);
     api.post(&path, &json!({"targetId": id(&old), "relation": "likes"}))
         .problem(400);
-    api.post(&path, &json!({"targetId": id(&new), "relation": "supports"}))
-        .problem(400);
+    api.post(
+        &path,
+        &json!({"targetId": id(&new), "relation": "supports"}),
+    )
+    .problem(400);
     let other = api.diary("elsewhere", "private");
     let far = api.entry(&other, json!({"content": "far away"}));
-    api.post(&path, &json!({"targetId": id(&far), "relation": "supports"}))
-        .problem(400);
+    api.post(
+        &path,
+        &json!({"targetId": id(&far), "relation": "supports"}),
+    )
+    .problem(400);
     // Created accepted in one call.
     let r3 = api
         .post(
@@ -338,7 +435,10 @@ fn relations_link_supersede_and_are_idempotent() {
     assert_eq!(r3["status"], "accepted");
 
     api.delete(&format!("/relations/{}", id(&r))).expect(204);
-    assert!(ids(&api.search(q)).contains(&id(&old)), "deleting the relation unhides");
+    assert!(
+        ids(&api.search(q)).contains(&id(&old)),
+        "deleting the relation unhides"
+    );
     api.delete(&format!("/relations/{}", id(&r))).problem(404);
 }
 
@@ -352,15 +452,23 @@ fn tags_are_counted_with_prefix_min_count_and_types() {
         {"content": "two", "tags": ["deploy"], "entryType": "episodic"},
         {"content": "three", "tags": ["rust"], "entryType": "episodic"},
     ]});
-    api.post(&format!("/diaries/{d}/entries:batch"), &entries).expect(201);
+    api.post(&format!("/diaries/{d}/entries:batch"), &entries)
+        .expect(201);
     let t = api.get(&format!("/diaries/{d}/tags")).expect(200).body;
     assert_eq!(t["total"], 3);
     assert_eq!(t["tags"][0], json!({"tag": "deploy", "count": 2}));
-    let t = api.get(&format!("/diaries/{d}/tags?prefix=dep&minCount=2")).expect(200).body;
+    let t = api
+        .get(&format!("/diaries/{d}/tags?prefix=dep&minCount=2"))
+        .expect(200)
+        .body;
     assert_eq!(t["tags"], json!([{"tag": "deploy", "count": 2}]));
-    let t = api.get(&format!("/diaries/{d}/tags?entryTypes=episodic")).expect(200).body;
+    let t = api
+        .get(&format!("/diaries/{d}/tags?entryTypes=episodic"))
+        .expect(200)
+        .body;
     assert_eq!(t["total"], 2);
-    api.get(&format!("/diaries/{d}/tags?entryTypes=nope")).problem(400);
+    api.get(&format!("/diaries/{d}/tags?entryTypes=nope"))
+        .problem(400);
 }
 
 /// The fixture of `tests/search_behaviour.rs`, over HTTP.
@@ -400,7 +508,10 @@ fn search_behaves_as_moltnet_over_http() {
     );
     // Negation filters both arms.
     let found = q(json!({"query": "deploy -staging", "diaryId": d}));
-    assert!(!found.contains(&id(&e[3])) && !found.contains(&id(&e[2])), "{found:?}");
+    assert!(
+        !found.contains(&id(&e[3])) && !found.contains(&id(&e[2])),
+        "{found:?}"
+    );
     assert!(found.contains(&id(&e[4])), "{found:?}");
     // Tags (all), excluded tags, types: exact.
     assert_eq!(
@@ -441,10 +552,19 @@ fn search_behaves_as_moltnet_over_http() {
 
     // Cross-diary: without diaryId, every diary of the team.
     let d2 = api.diary("second", "private");
-    let other = api.entry(&d2, json!({"content": "Ed25519 keys sign every diary entry."}));
+    let other = api.entry(
+        &d2,
+        json!({"content": "Ed25519 keys sign every diary entry."}),
+    );
     let found = q(json!({"query": "ed25519 signature"}));
-    assert!(found.contains(&id(&other)) && found.contains(&id(&e[0])), "{found:?}");
-    assert_eq!(q(json!({"query": "ed25519 signature", "diaryId": d2})), vec![id(&other)]);
+    assert!(
+        found.contains(&id(&other)) && found.contains(&id(&e[0])),
+        "{found:?}"
+    );
+    assert_eq!(
+        q(json!({"query": "ed25519 signature", "diaryId": d2})),
+        vec![id(&other)]
+    );
 
     // Reads are counted.
     let read = api.get(&format!("/entries/{}", id(&e[0]))).expect(200).body;
@@ -457,9 +577,15 @@ fn search_behaves_as_moltnet_over_http() {
         (json!({"query": "x".repeat(501)}), "query"),
         (json!({"query": "x", "wRecency": 1.5}), "wRecency"),
         (json!({"query": "x", "entryTypes": ["dream"]}), "entryTypes"),
-        (json!({"query": "x", "createdBefore": "tomorrow"}), "createdBefore"),
-        (json!({"query": "x", "createdAfter": "2026-09-02T00:00:00Z",
-                "createdBefore": "2026-09-01T00:00:00Z"}), "createdBefore"),
+        (
+            json!({"query": "x", "createdBefore": "tomorrow"}),
+            "createdBefore",
+        ),
+        (
+            json!({"query": "x", "createdAfter": "2026-09-02T00:00:00Z",
+                "createdBefore": "2026-09-01T00:00:00Z"}),
+            "createdBefore",
+        ),
     ] {
         let p = api.post("/diaries/search", &body).problem(400);
         assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
@@ -472,11 +598,20 @@ fn the_public_feed_searches_public_diaries_without_a_key() {
     let api = s.api(&key);
     let public = api.diary("open", "public");
     let private = api.diary("closed", "private");
-    let shown = api.entry(&public, json!({"content": "Public lesson: cache invalidation is hard.",
-                                           "tags": ["lesson"], "entryType": "reflection"}));
-    let hidden = api.entry(&private, json!({"content": "Private lesson: cache invalidation is hard."}));
+    let shown = api.entry(
+        &public,
+        json!({"content": "Public lesson: cache invalidation is hard.",
+                                           "tags": ["lesson"], "entryType": "reflection"}),
+    );
+    let hidden = api.entry(
+        &private,
+        json!({"content": "Private lesson: cache invalidation is hard."}),
+    );
     let anon = s.anonymous();
-    let r = anon.get("/public/feed/search?q=cache%20invalidation").expect(200).body;
+    let r = anon
+        .get("/public/feed/search?q=cache%20invalidation")
+        .expect(200)
+        .body;
     assert_eq!(r["query"], "cache invalidation");
     let found = ids(&r);
     assert_eq!(found, vec![id(&shown)], "only public diaries: {r}");
@@ -486,10 +621,14 @@ fn the_public_feed_searches_public_diaries_without_a_key() {
         .expect(200)
         .body;
     assert_eq!(ids(&r), vec![id(&shown)]);
-    let r = anon.get("/public/feed/search?q=cache&tag=other").expect(200).body;
+    let r = anon
+        .get("/public/feed/search?q=cache&tag=other")
+        .expect(200)
+        .body;
     assert!(ids(&r).is_empty());
     anon.get("/public/feed/search?q=cache&limit=0").problem(400);
-    anon.get("/public/feed/search?q=cache&entryTypes=x").problem(400);
+    anon.get("/public/feed/search?q=cache&entryTypes=x")
+        .problem(400);
 }
 
 #[test]
@@ -539,18 +678,29 @@ fn health_openapi_metrics_and_request_ids() {
         ("/health/ready", &["get"]),
     ] {
         for m in methods {
-            assert!(paths[path][m].is_object(), "{m} {path} missing from the document");
+            assert!(
+                paths[path][m].is_object(),
+                "{m} {path} missing from the document"
+            );
         }
     }
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
     let create = &paths["/diaries/{id}/entries"]["post"]["responses"];
-    for status in ["201", "400", "401", "403", "404", "409", "413", "415", "422", "429"] {
+    for status in [
+        "201", "400", "401", "403", "404", "409", "413", "415", "422", "429",
+    ] {
         assert!(create[status].is_object(), "createEntry lacks {status}");
     }
 
     // Request ids: echoed when given, made when not, in problem bodies too.
     let api = s.api(&key);
-    let r = api.raw("GET", "/diaries", "application/json", b"", &[("x-request-id", "trace-42")]);
+    let r = api.raw(
+        "GET",
+        "/diaries",
+        "application/json",
+        b"",
+        &[("x-request-id", "trace-42")],
+    );
     assert_eq!(r.header("x-request-id"), Some("trace-42"));
     let r = api.get("/diaries/00000000-0000-0000-0000-000000000000");
     let made = r.header("x-request-id").unwrap().to_string();

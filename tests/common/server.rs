@@ -192,9 +192,17 @@ impl Reply {
     #[track_caller]
     pub fn problem(self, status: u16) -> Value {
         assert_eq!(self.status, status, "body: {}", self.text);
-        assert_eq!(self.content_type, "application/problem+json", "{}", self.text);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{}",
+            self.text
+        );
         for field in ["type", "title", "status", "detail", "instance", "requestId"] {
-            assert!(!self.body[field].is_null(), "problem lacks {field}: {}", self.text);
+            assert!(
+                !self.body[field].is_null(),
+                "problem lacks {field}: {}",
+                self.text
+            );
         }
         assert_eq!(self.body["status"], status);
         self.body
@@ -260,11 +268,17 @@ impl Api {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        Self::reply(self.auth(self.agent.get(format!("{}{path}", self.base))).call())
+        Self::reply(
+            self.auth(self.agent.get(format!("{}{path}", self.base)))
+                .call(),
+        )
     }
 
     pub fn delete(&self, path: &str) -> Reply {
-        Self::reply(self.auth(self.agent.delete(format!("{}{path}", self.base))).call())
+        Self::reply(
+            self.auth(self.agent.delete(format!("{}{path}", self.base)))
+                .call(),
+        )
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Reply {

@@ -125,7 +125,9 @@ impl Engine {
                 })
             }
             Some(held) if held.team_id != diary.team_id => {
-                return Err(InvalidField::new("teamId", "a diary cannot move to another team").into())
+                return Err(
+                    InvalidField::new("teamId", "a diary cannot move to another team").into(),
+                )
             }
             Some(held) if *held == diary => return Ok(diary),
             Some(_) => {}

@@ -127,7 +127,11 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                         "{}  {}  team={team}  {}  created={}  lastUsed={}  revoked={}",
                         k.id,
                         k.prefix,
-                        if k.read_only { "read-only" } else { "read-write" },
+                        if k.read_only {
+                            "read-only"
+                        } else {
+                            "read-write"
+                        },
                         when(Some(k.created_at)),
                         when(k.last_used_at),
                         when(k.revoked_at),
@@ -143,7 +147,12 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                     serde_json::json!({ "id": key.id, "prefix": key.prefix, "revokedAt": when(key.revoked_at) })
                 );
             } else {
-                println!("revoked {} ({}) at {}", key.id, key.prefix, when(key.revoked_at));
+                println!(
+                    "revoked {} ({}) at {}",
+                    key.id,
+                    key.prefix,
+                    when(key.revoked_at)
+                );
             }
         }
     }

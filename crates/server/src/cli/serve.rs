@@ -71,7 +71,11 @@ pub struct ServeArgs {
     pub shutdown_timeout: f64,
     /// Origins browsers may call from (repeat, or `*` for any); CORS is off
     /// when none is given.
-    #[arg(long = "cors-origin", env = "MOLTSEARCH_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "MOLTSEARCH_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Serve no `/metrics`.
     #[arg(long)]
@@ -86,7 +90,8 @@ pub struct ServeArgs {
 }
 
 fn seconds(field: &str, v: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(v).with_context(|| format!("--{field} must be a positive number of seconds"))
+    Duration::try_from_secs_f64(v)
+        .with_context(|| format!("--{field} must be a positive number of seconds"))
 }
 
 /// Runs the subcommand.

@@ -52,7 +52,12 @@ pub fn parse_types<'a>(
 /// Splits a comma-separated query value (`tags=a,b`), dropping empty items.
 pub fn split_list(value: Option<&str>) -> Vec<&str> {
     value
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -39,13 +39,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON, with Content-Type: application/json",
             ));
         }
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(0, |l| l.0);
+        let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| body_rejection(e, limit))?;
+        // serde reads a struct from an array too (`["x"]` as `{content: "x"}`):
+        // every body of this API is an object, so anything else is the wrong shape.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            return Err(ApiError::unprocessable(
+                None,
+                "the body must be a JSON object",
+            ));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Ok(ApiJson(v)),
@@ -113,9 +121,7 @@ fn token(parts: &Parts) -> Option<&str> {
     if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?.trim();
         let (scheme, rest) = v.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| rest.trim());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim());
     }
     parts
         .headers
@@ -139,9 +145,7 @@ impl FromRequestParts<AppState> for Caller {
                 tracing::Span::current().record("key", caller.prefix.as_str());
                 Ok(caller)
             }
-            Ok(None) => Err(ApiError::unauthorized(
-                "the API key is unknown or revoked",
-            )),
+            Ok(None) => Err(ApiError::unauthorized("the API key is unknown or revoked")),
             Err(e) => Err(ApiError::internal(&e)),
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -41,6 +41,16 @@ pub async fn context(req: Request, next: Next) -> Response {
         path = %path,
         key = tracing::field::Empty,
     );
+    // A body the handler may not have read (an early refusal, a GET with a
+    // body): hyper then cannot reuse the connection, so say so, or a client
+    // would send its next request on a connection about to close.
+    let had_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let reads_no_body = matches!(method, Method::GET | Method::HEAD | Method::DELETE);
     let ctx = RequestContext {
         request_id: id.clone(),
         path,
@@ -60,9 +70,14 @@ pub async fn context(req: Request, next: Next) -> Response {
         ("status", status.to_string()),
     ];
     metrics::counter!("moltsearch_http_requests_total", &labels).increment(1);
-    metrics::histogram!("moltsearch_http_request_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    metrics::histogram!("moltsearch_http_request_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
+    }
+    if had_body && (status >= 400 || reads_no_body) {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     res
 }

@@ -351,8 +351,12 @@ impl From<EngineError> for ApiError {
             EngineError::InBatch { index, cause } => {
                 ApiError::from(*cause).within(&format!("entries[{index}]"))
             }
-            EngineError::Tokenize(m) => ApiError::bad_request(format!("the text cannot be tokenized: {m}")),
-            EngineError::EmbedderClosed => ApiError::unavailable("the embedder is shutting down", 1),
+            EngineError::Tokenize(m) => {
+                ApiError::bad_request(format!("the text cannot be tokenized: {m}"))
+            }
+            EngineError::EmbedderClosed => {
+                ApiError::unavailable("the embedder is shutting down", 1)
+            }
             other => ApiError::internal(&other),
         }
     }

@@ -34,7 +34,9 @@ pub struct RateLimits {
 fn limiter<K: Clone + Eq + std::hash::Hash>(limit: Limit) -> Option<DefaultKeyedRateLimiter<K>> {
     let rate = NonZeroU32::new(limit.rate)?;
     let burst = NonZeroU32::new(limit.burst).unwrap_or(rate);
-    Some(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+    Some(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 impl RateLimits {
@@ -58,7 +60,8 @@ impl RateLimits {
         l.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            metrics::counter!("moltsearch_rate_limited_total", "kind" => what.to_string()).increment(1);
+            metrics::counter!("moltsearch_rate_limited_total", "kind" => what.to_string())
+                .increment(1);
             ApiError::too_many(what, secs.max(1))
         })
     }

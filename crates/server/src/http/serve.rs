@@ -78,8 +78,8 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
     }
     let background = spawn_background(&state, stop.clone());
 
-    let app = router(state.clone(), &options.cors)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router(state.clone(), &options.cors).into_make_service_with_connect_info::<SocketAddr>();
     let graceful = {
         let stop = stop.clone();
         async move { stop.notified().await }

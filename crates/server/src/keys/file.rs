@@ -159,7 +159,10 @@ impl FileKeys {
     }
 
     /// Read-modify-write under the lock; the file is replaced atomically.
-    fn change<T>(&self, f: impl FnOnce(&mut KeyFile) -> Result<T, KeyError>) -> Result<T, KeyError> {
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut KeyFile) -> Result<T, KeyError>,
+    ) -> Result<T, KeyError> {
         let lock = OpenOptions::new()
             .read(true)
             .write(true)

@@ -81,7 +81,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens_have_no_prefix() {
-        for t in ["", "msk_", "msk_abc_x", "xyz_abcdefgh_secret", "msk_abcdefgh_"] {
+        for t in [
+            "",
+            "msk_",
+            "msk_abc_x",
+            "xyz_abcdefgh_secret",
+            "msk_abcdefgh_",
+        ] {
             assert_eq!(prefix_of(t), None, "{t:?}");
         }
     }

@@ -100,4 +100,3 @@ pub async fn delete(
     s.writes.delete_diary(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

@@ -150,7 +150,10 @@ pub async fn list(
     let req = ListRequest {
         scope: Scope::Diaries { ids: vec![diary] },
         filters: Filters {
-            tags: split_list(q.tags.as_deref()).into_iter().map(String::from).collect(),
+            tags: split_list(q.tags.as_deref())
+                .into_iter()
+                .map(String::from)
+                .collect(),
             exclude_tags: split_list(q.exclude_tags.as_deref())
                 .into_iter()
                 .map(String::from)

@@ -45,7 +45,9 @@ pub async fn create(
                 .engine
                 .relations_of(source)
                 .into_iter()
-                .find(|r| r.source_id == source && r.target_id == body.target_id && r.relation == kind)
+                .find(|r| {
+                    r.source_id == source && r.target_id == body.target_id && r.relation == kind
+                })
                 .ok_or_else(|| ApiError::conflict("the relation exists but could not be read"))?;
             Ok((StatusCode::OK, Json(held.into())))
         }
