@@ -679,3 +679,135 @@ fn a_diary_holding_signed_entries_is_not_deleted() {
     assert!(engine.get_entry(signed.id).is_some());
     assert!(engine.get_entry(plain.id).is_some());
 }
+
+/// A signed entry for `diary` under `nonce`.
+fn signed_entry(diary: Uuid, content: &str, nonce: &str) -> NewEntry {
+    let key = PrivateKey::from_seed(&[3; 32]);
+    let cid = compute_content_cid("semantic", None, content, &[] as &[&str]);
+    NewEntry {
+        content_signature: Some(key.sign(&cid, nonce).unwrap().to_string()),
+        signing_nonce: Some(nonce.into()),
+        signer_public_key: Some(key.public_key().to_string()),
+        ..NewEntry::new(diary, content)
+    }
+}
+
+fn is_nonce_in_use(err: &Error) -> bool {
+    matches!(err, Error::InBatch { cause, .. }
+        if matches!(**cause, Error::Entry(EntryError::NonceInUse { .. })))
+}
+
+#[test]
+fn diary_edits_relation_deletes_and_used_nonces_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let (diary, relation) = {
+        let engine = open_at(dir.path(), &e);
+        let diary = new_diary(&engine);
+        let renamed = Diary {
+            name: "renamed".into(),
+            visibility: Visibility::Public,
+            ..diary.clone()
+        };
+        engine.update_diary(renamed).unwrap();
+        let moved = Diary {
+            team_id: Uuid::now_v7(),
+            ..diary.clone()
+        };
+        let err = engine.update_diary(moved).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid(ref f) if f.field == "teamId"),
+            "{err}"
+        );
+        let missing = Diary {
+            id: Uuid::now_v7(),
+            ..diary.clone()
+        };
+        assert!(matches!(
+            engine.update_diary(missing),
+            Err(Error::NotFound { what: "diary", .. })
+        ));
+
+        engine
+            .put_entry(signed_entry(diary.id, "first signed", "nonce-a"))
+            .unwrap();
+        let err = engine
+            .put_entry(signed_entry(diary.id, "second signed", "nonce-a"))
+            .unwrap_err();
+        assert!(is_nonce_in_use(&err), "{err}");
+        let err = engine
+            .put_entries(vec![
+                signed_entry(diary.id, "x", "nonce-b").into(),
+                signed_entry(diary.id, "y", "nonce-b").into(),
+            ])
+            .unwrap_err();
+        assert!(is_nonce_in_use(&err), "same nonce twice in a batch: {err}");
+        // Concurrent writers with one nonce: exactly one wins.
+        let winners = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    let engine = &engine;
+                    s.spawn(move || {
+                        engine
+                            .put_entry(signed_entry(diary.id, &format!("racer {i}"), "nonce-c"))
+                            .is_ok()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|&ok| ok)
+                .count()
+        });
+        assert_eq!(winners, 1);
+
+        let a = engine
+            .put_entry(NewEntry::new(diary.id, "old fact"))
+            .unwrap();
+        let b = engine
+            .put_entry(NewEntry::new(diary.id, "new fact"))
+            .unwrap();
+        let r = engine.relate(b.id, a.id, RelationKind::Supersedes).unwrap();
+        engine
+            .set_relation_status(r.id, RelationStatus::Accepted)
+            .unwrap();
+        assert_eq!(
+            engine.get_relation(r.id).unwrap().status,
+            RelationStatus::Accepted
+        );
+        engine.delete_relation(r.id).unwrap();
+        assert!(matches!(
+            engine.delete_relation(r.id),
+            Err(Error::NotFound {
+                what: "relation",
+                ..
+            })
+        ));
+        (diary.id, r.id)
+    };
+    let engine = open_at(dir.path(), &e);
+    let d = engine.get_diary(diary).unwrap();
+    assert_eq!(
+        (d.name.as_str(), d.visibility),
+        ("renamed", Visibility::Public)
+    );
+    assert!(engine.get_relation(relation).is_none());
+    let err = engine
+        .put_entry(signed_entry(diary, "after reopen", "nonce-a"))
+        .unwrap_err();
+    assert!(
+        is_nonce_in_use(&err),
+        "the nonce stays used after a reopen: {err}"
+    );
+    engine.checkpoint().unwrap();
+    drop(engine);
+    let engine = open_at(dir.path(), &e);
+    let err = engine
+        .put_entry(signed_entry(diary, "after checkpoint", "nonce-c"))
+        .unwrap_err();
+    assert!(is_nonce_in_use(&err), "and after a snapshot load: {err}");
+    engine
+        .put_entry(signed_entry(diary, "a fresh nonce", "nonce-d"))
+        .unwrap();
+}

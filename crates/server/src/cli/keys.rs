@@ -37,6 +37,12 @@ pub enum KeysCommand {
         /// Team name.
         #[arg(long)]
         team: String,
+        /// The id of a new team (default: a fresh one). Folders loaded by
+        /// `moltsearch import` hold their diaries in the nil-UUID team:
+        /// `--team local --team-id 00000000-0000-0000-0000-000000000000`
+        /// serves them.
+        #[arg(long)]
+        team_id: Option<uuid::Uuid>,
         /// The key can read and search but not write.
         #[arg(long)]
         read_only: bool,
@@ -68,11 +74,12 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         KeysCommand::Create {
             team,
+            team_id,
             read_only,
             dir,
         } => {
             let keys = FileKeys::open(&dir.data_dir)?;
-            let (key, team, token) = keys.create(&team, read_only)?;
+            let (key, team, token) = keys.create(&team, team_id, read_only)?;
             if dir.json {
                 println!(
                     "{}",

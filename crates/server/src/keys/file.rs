@@ -90,9 +90,16 @@ impl FileKeys {
         self.read()
     }
 
-    /// Makes a key for team `team` (made too when new); returns the stored
-    /// key and the token, which is not kept anywhere.
-    pub fn create(&self, team: &str, read_only: bool) -> Result<(ApiKey, Team, String), KeyError> {
+    /// Makes a key for team `team` (made too when new, under `team_id` when
+    /// given: to serve diaries made elsewhere, such as `moltsearch import`'s
+    /// nil-UUID team); returns the stored key and the token, which is not
+    /// kept anywhere.
+    pub fn create(
+        &self,
+        team: &str,
+        team_id: Option<Uuid>,
+        read_only: bool,
+    ) -> Result<(ApiKey, Team, String), KeyError> {
         let team = team.trim();
         if team.is_empty() || team.chars().count() > MAX_TEAM_NAME {
             return Err(KeyError::InvalidTeam(format!(
@@ -103,10 +110,22 @@ impl FileKeys {
         let minted = token::mint();
         self.change(|file| {
             let team = match file.teams.iter().find(|t| t.name == team) {
+                Some(t) if team_id.is_some_and(|id| id != t.id) => {
+                    return Err(KeyError::InvalidTeam(format!(
+                        "team {team:?} exists with id {}; leave out --team-id or name another team",
+                        t.id
+                    )))
+                }
                 Some(t) => t.clone(),
+                None if team_id.is_some_and(|id| file.teams.iter().any(|t| t.id == id)) => {
+                    return Err(KeyError::InvalidTeam(format!(
+                        "another team has id {}",
+                        team_id.unwrap_or_default()
+                    )))
+                }
                 None => {
                     let t = Team {
-                        id: Uuid::now_v7(),
+                        id: team_id.unwrap_or_else(Uuid::now_v7),
                         name: team.to_string(),
                         created_at: now,
                     };
