@@ -12,18 +12,16 @@ use std::time::Duration;
 use serde_json::json;
 use server::{create_key, Api, Server};
 
-/// Writers posting entries until the server stops answering; the ids it
-/// acknowledged.
-fn write_until_gone(
-    s: &Server,
-    key: &str,
-    diary: &str,
-    threads: usize,
-) -> (
+/// What the writers share: the acknowledged ids, their threads, the stop flag.
+type Writers = (
     Arc<Mutex<Vec<String>>>,
     Vec<std::thread::JoinHandle<()>>,
     Arc<AtomicBool>,
-) {
+);
+
+/// Writers posting entries until the server stops answering; the ids it
+/// acknowledged.
+fn write_until_gone(s: &Server, key: &str, diary: &str, threads: usize) -> Writers {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let handles = (0..threads)
