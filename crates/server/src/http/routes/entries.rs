@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use moltsearch_engine::entry::Entry;
-use moltsearch_engine::{EntryPatch, Filters, ListRequest, NewEntry, PutEntry, Scope};
+use moltsearch_engine::{EntryPatch, EntryType, Filters, ListRequest, NewEntry, PutEntry, Scope};
 use uuid::Uuid;
 
 use crate::http::dto::{
@@ -25,12 +25,14 @@ pub const MAX_BATCH: usize = 1000;
 /// Largest page of a listing.
 pub const MAX_PAGE: usize = 100;
 
+/// An optional `entryType`, parsed by the engine's own rule (400 naming it).
+fn parse_entry_type(value: Option<&str>) -> ApiResult<Option<EntryType>> {
+    value.map(|t| t.parse().map_err(ApiError::from)).transpose()
+}
+
 /// The engine's request for one item of a create.
 fn put_entry(diary_id: Uuid, e: BatchEntry) -> ApiResult<PutEntry> {
-    let entry_type = match e.entry_type.as_deref() {
-        Some(t) => Some(t.parse().map_err(ApiError::from)?),
-        None => None,
-    };
+    let entry_type = parse_entry_type(e.entry_type.as_deref())?;
     let created_at = match e.created_at.as_deref() {
         Some(t) => Some(parse_time("createdAt", t)?),
         None => None,
@@ -228,10 +230,7 @@ pub async fn update(
 ) -> ApiResult<Json<EntryView>> {
     s.limits.write(caller.key_id)?;
     tenancy::entry(&s.engine, &caller, id)?;
-    let entry_type = match body.entry_type.as_deref() {
-        Some(t) => Some(t.parse().map_err(ApiError::from)?),
-        None => None,
-    };
+    let entry_type = parse_entry_type(body.entry_type.as_deref())?;
     let patch = EntryPatch {
         title: body.title,
         content: body.content,

@@ -29,8 +29,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<RelationView>)> {
     s.limits.write(caller.key_id)?;
     tenancy::entry(&s.engine, &caller, source)?;
-    tenancy::entry(&s.engine, &caller, body.target_id)
-        .map_err(|_| ApiError::not_found("entry", body.target_id))?;
+    tenancy::entry(&s.engine, &caller, body.target_id)?;
     let kind: RelationKind = body.relation.parse().map_err(ApiError::from)?;
     let status: RelationStatus = match body.status.as_deref() {
         Some(v) => v.parse().map_err(ApiError::from)?,
