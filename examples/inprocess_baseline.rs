@@ -2,6 +2,11 @@
 //! on the same folder, queries and texts: hybrid search with query embedding
 //! (p50/p99) and the passage embedding rate of batched writes.
 //!
+//! Searches are timed twice: with the embedder as `moltsearch serve` tunes
+//! it (one single-threaded session per core, batches of 8: what the HTTP
+//! figures compare with) and with the library's defaults (one session on
+//! every core: the fastest lone query).
+//!
 //! ```sh
 //! cargo run --release -p moltsearch-engine --example inprocess_baseline -- \
 //!     <data-dir> <queries.txt> <passages.txt> [batch]
@@ -12,7 +17,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use moltsearch_engine::embed::{Embedder, PassageText};
+use moltsearch_engine::embed::{Embedder, EmbedderBuilder, PassageText};
 use moltsearch_engine::search::request::{Scope, SearchRequest};
 use moltsearch_engine::Engine;
 
@@ -22,6 +27,43 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// Opens `dir` with `embedder` and times every query, one at a time, over
+/// twenty rounds after a warm-up round (sorted milliseconds).
+fn timed_searches(
+    dir: &str,
+    embedder: EmbedderBuilder,
+    queries: &[String],
+) -> Result<(Vec<f64>, Engine), String> {
+    let engine = Engine::builder()
+        .embedder(embedder.build().map_err(|e| format!("model: {e}"))?)
+        .data_dir(dir)
+        .read_only(true)
+        .open()
+        .map_err(|e| format!("cannot open {dir}: {e}"))?;
+    let team = engine
+        .list_diaries(None)
+        .first()
+        .map(|d| d.team_id)
+        .ok_or_else(|| format!("{dir} holds no diary"))?;
+    engine
+        .embedder()
+        .warm_up()
+        .map_err(|e| format!("model: {e}"))?;
+    let mut times = Vec::new();
+    for round in 0..21 {
+        for q in queries {
+            let req = SearchRequest::new(q.clone(), Scope::Team { team_id: team });
+            let start = Instant::now();
+            engine.search(&req).map_err(|e| format!("search: {e}"))?;
+            if round > 0 {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times, engine))
 }
 
 fn main() -> ExitCode {
@@ -40,35 +82,25 @@ fn main() -> ExitCode {
             .collect()
     };
     let (queries, passages) = (read(queries), read(passages));
-    let engine = match Engine::builder()
-        .embedder(Embedder::builder().build().expect("model bootstrapped"))
-        .data_dir(dir)
-        .read_only(true)
-        .open()
-    {
-        Ok(e) => e,
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server_tuned = Embedder::builder()
+        .workers(cores)
+        .intra_threads(1)
+        .max_batch_size(8);
+    let (library_times, _) = match timed_searches(dir, Embedder::builder(), &queries) {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("cannot open {dir}: {e}");
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    let Some(team) = engine.list_diaries(None).first().map(|d| d.team_id) else {
-        eprintln!("{dir} holds no diary");
-        return ExitCode::FAILURE;
-    };
-    engine.embedder().warm_up().expect("model loads");
-    let mut times = Vec::new();
-    for round in 0..5 {
-        for q in &queries {
-            let req = SearchRequest::new(q.clone(), Scope::Team { team_id: team });
-            let start = Instant::now();
-            engine.search(&req).expect("search");
-            if round > 0 {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
+    let (times, engine) = match timed_searches(dir, server_tuned, &queries) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
-    }
-    times.sort_by(f64::total_cmp);
+    };
     let texts: Vec<PassageText> = passages
         .iter()
         .map(|p| PassageText {
@@ -83,9 +115,11 @@ fn main() -> ExitCode {
     }
     let rate = texts.len() as f64 / start.elapsed().as_secs_f64();
     println!(
-        "{{\"searchP50Ms\": {:.3}, \"searchP99Ms\": {:.3}, \"searches\": {}, \"embedPassagesPerSec\": {:.1}, \"passages\": {}}}",
+        "{{\"searchP50Ms\": {:.3}, \"searchP99Ms\": {:.3}, \"libraryDefaultsP50Ms\": {:.3}, \"libraryDefaultsP99Ms\": {:.3}, \"searches\": {}, \"embedPassagesPerSec\": {:.1}, \"passages\": {}}}",
         percentile(&times, 0.5),
         percentile(&times, 0.99),
+        percentile(&library_times, 0.5),
+        percentile(&library_times, 0.99),
         times.len(),
         rate,
         texts.len()

@@ -124,6 +124,7 @@ pub struct EmbedderBuilder {
     model_dir: Option<PathBuf>,
     runtime_path: Option<PathBuf>,
     intra_threads: Option<usize>,
+    spinning: bool,
     workers: usize,
     max_batch_size: usize,
     max_batch_tokens: usize,
@@ -139,6 +140,7 @@ impl Default for EmbedderBuilder {
             model_dir: None,
             runtime_path: None,
             intra_threads: None,
+            spinning: true,
             workers: 1,
             max_batch_size: 32,
             max_batch_tokens: 4096,
@@ -178,6 +180,15 @@ impl EmbedderBuilder {
     /// Threads per model run (default: the machine's cores).
     pub fn intra_threads(mut self, n: usize) -> Self {
         self.intra_threads = Some(n);
+        self
+    }
+
+    /// Whether ONNX Runtime's threads spin while waiting for work (default
+    /// true). Spinning shortens a lone run; under concurrent load the spin
+    /// burns the cores that searches and HTTP need, so a server turns it
+    /// off.
+    pub fn spinning(mut self, on: bool) -> Self {
+        self.spinning = on;
         self
     }
 
@@ -273,7 +284,10 @@ impl EmbedderBuilder {
                 profile: Arc::new(profile),
                 files,
                 runtime_path,
-                session: SessionOptions { intra_threads },
+                session: SessionOptions {
+                    intra_threads,
+                    spinning: self.spinning,
+                },
                 workers: self.workers,
                 batch: BatchConfig {
                     max_batch_size: self.max_batch_size,

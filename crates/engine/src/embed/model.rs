@@ -87,6 +87,7 @@ pub(crate) fn tokenize(tok: &Tokenizer, texts: Vec<String>) -> Result<Vec<Vec<i6
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SessionOptions {
     pub intra_threads: usize,
+    pub spinning: bool,
 }
 
 /// Opens one ONNX Runtime session on the graph.
@@ -106,6 +107,8 @@ pub(crate) fn open_session(
         .with_intra_threads(opts.intra_threads)
         .map_err(|e| err(e.to_string()))?
         .with_inter_threads(1)
+        .map_err(|e| err(e.to_string()))?
+        .with_intra_op_spinning(opts.spinning)
         .map_err(|e| err(e.to_string()))?
         .commit_from_file(graph)
         .map_err(|e| err(e.to_string()))

@@ -101,7 +101,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let keys = Arc::new(FileKeys::open(&args.data_dir)?);
     let model = args.model.name_for_folder(&args.data_dir)?;
     let engine = Engine::builder()
-        .embedder(args.model.embedder_for(&model)?)
+        .embedder(args.model.for_server().embedder_for(&model)?)
         .vector_index(VectorIndexBuilder::new().quantization(args.quantize.into()))
         .data_dir(&args.data_dir)
         .open()

@@ -105,8 +105,11 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
         ),
     }
     background.abort();
-    if let Err(e) = state.keys.flush() {
-        tracing::error!(error = %e, "could not save key usage");
+    let keys = state.keys.clone();
+    match tokio::task::spawn_blocking(move || keys.flush()).await {
+        Ok(Err(e)) => tracing::error!(error = %e, "could not save key usage"),
+        Err(e) => tracing::error!(error = %e, "key usage task failed"),
+        Ok(Ok(())) => {}
     }
     state
         .writes
