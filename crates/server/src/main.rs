@@ -3,6 +3,7 @@
 mod cli;
 mod http;
 mod keys;
+mod pg;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Manage API keys (create, list, revoke).
     Keys(cli::keys::KeysArgs),
+    /// Apply the database schema's migrations (servers also do at start).
+    Migrate(cli::migrate::MigrateArgs),
     /// Embed texts and print one JSON array per input.
     Embed(cli::embed::EmbedArgs),
     /// Load the demo diary into a data folder (once) and show searches over it.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Keys(args) => cli::keys::run(args),
+        Command::Migrate(args) => cli::migrate::run(args),
         Command::Embed(args) => cli::embed::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Import(args) => cli::import::run(args),

@@ -143,6 +143,24 @@ impl Engine {
     /// the changes are applied (the log holds them) but an index may lack
     /// them until the next open repairs it.
     pub fn apply_changes(&self, source_seq: u64, changes: Vec<Change>) -> Result<Applied> {
+        self.apply_at(Some(source_seq), changes)
+    }
+
+    /// Applies one part of a snapshot of the source (its tables as one
+    /// transaction saw them) to a mirror that holds nothing of the source
+    /// yet ([`Engine::source_seq`] 0), without stamping a sequence: a
+    /// snapshot too large for one call goes in parts, and once every part
+    /// is in, `apply_changes(snapshot_seq, vec![])` stamps the sequence the
+    /// snapshot was taken at. Until then the folder claims nothing (it
+    /// holds sequence 0), so a rebuild cut short is detected and redone.
+    /// The same checks as [`Engine::apply_changes`] hold; on a mirror that
+    /// holds a sequence already it is [`Error::InvalidConfig`].
+    pub fn load_snapshot_part(&self, changes: Vec<Change>) -> Result<()> {
+        self.apply_at(None, changes).map(|_| ())
+    }
+
+    /// [`Engine::apply_changes`] with `stamp`, or a snapshot part without.
+    fn apply_at(&self, stamp: Option<u64>, changes: Vec<Change>) -> Result<Applied> {
         self.check_writable()?;
         if self.inner.source.is_none() {
             return Err(Error::InvalidConfig(
@@ -155,10 +173,18 @@ impl Engine {
         self.publish(&mut w, None)?;
         let plan = {
             let state = self.inner.state.read();
-            if source_seq <= state.source_seq {
-                return Ok(Applied::Skipped);
+            match stamp {
+                Some(seq) if seq <= state.source_seq => return Ok(Applied::Skipped),
+                None if state.source_seq > 0 => {
+                    return Err(Error::InvalidConfig(format!(
+                        "a snapshot loads only into an empty mirror; this one holds source \
+                         sequence {}",
+                        state.source_seq
+                    )))
+                }
+                _ => {}
             }
-            self.lower(&state, &w, source_seq, changes)?
+            self.lower(&state, &w, stamp.unwrap_or(0), changes)?
         };
         let Plan {
             mut records,
@@ -168,7 +194,9 @@ impl Engine {
             retired,
             next_doc,
         } = plan;
-        records.push(Record::SourceSeq(source_seq));
+        if let Some(seq) = stamp {
+            records.push(Record::SourceSeq(seq));
+        }
         let before = self.log_position(&w);
         self.journal(&mut w, records)?;
         w.next_doc = next_doc;

@@ -443,7 +443,23 @@ struct Meta {
 pub fn stored_model(
     path: impl AsRef<std::path::Path>,
 ) -> Result<Option<(String, usize)>, StoreError> {
-    let file = path.as_ref().join(META_FILE);
+    Ok(read_meta(path.as_ref())?.map(|m| (m.model_id, m.dims)))
+}
+
+/// Whose data a folder holds, from its `meta.json`: `None` for a folder
+/// that holds no store yet, `Some(None)` for a folder that is its own
+/// truth, `Some(Some(source))` for an index cache of that external source
+/// (see [`EngineBuilder::external_source`](crate::EngineBuilder::external_source)).
+/// Lets a caller tell a cache it may discard and rebuild from a folder
+/// that holds the only copy of its data.
+pub fn stored_source(
+    path: impl AsRef<std::path::Path>,
+) -> Result<Option<Option<String>>, StoreError> {
+    Ok(read_meta(path.as_ref())?.map(|m| m.source))
+}
+
+fn read_meta(path: &std::path::Path) -> Result<Option<Meta>, StoreError> {
+    let file = path.join(META_FILE);
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -455,12 +471,13 @@ pub fn stored_model(
             })
         }
     };
-    let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-        file,
-        offset: 0,
-        reason: format!("not valid metadata JSON: {e}"),
-    })?;
-    Ok(Some((meta.model_id, meta.dims)))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            file,
+            offset: 0,
+            reason: format!("not valid metadata JSON: {e}"),
+        })
 }
 
 /// The durable store of one data folder. `Send + Sync`: share it (e.g. in

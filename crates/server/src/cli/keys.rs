@@ -1,15 +1,19 @@
-//! `moltsearch keys`: API keys of a data folder.
+//! `moltsearch keys`: API keys of a data folder, or of a database.
 //!
-//! Works whether or not a server runs on the folder: keys live in
+//! Works whether or not a server runs: on embedded storage keys live in
 //! `keys.json`, changed under a lock, and a running server reads a change
-//! at its next request (a new key works at once, a revoked one stops).
+//! at its next request; with `--database-url` they live in `api_keys`, and
+//! every server on the database is notified at once (a new key works at
+//! once, a revoked one stops).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use time::format_description::well_known::Rfc3339;
 
-use crate::keys::FileKeys;
+use anyhow::Context;
+
+use crate::keys::{FileKeys, PgKeys};
 
 /// Manage API keys.
 #[derive(clap::Args, Debug)]
@@ -24,6 +28,10 @@ pub struct KeysDir {
     /// Data folder (as given to `serve`).
     #[arg(long, env = "MOLTSEARCH_DATA_DIR", default_value = "./moltsearch-data")]
     pub data_dir: PathBuf,
+    /// The database of servers run with --database-url: keys live there
+    /// (the data folder is then not used).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +77,27 @@ fn when(t: Option<time::OffsetDateTime>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A runtime and a migrated database when `--database-url` is given.
+fn database(dir: &KeysDir) -> anyhow::Result<Option<(tokio::runtime::Runtime, sqlx::PgPool)>> {
+    let Some(url) = &dir.database_url else {
+        return Ok(None);
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let pool = rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+            .context("connecting to --database-url")?;
+        crate::pg::migrate::run(&pool).await?;
+        anyhow::Ok(pool)
+    })?;
+    Ok(Some((rt, pool)))
+}
+
 /// Runs the subcommand.
 pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -78,8 +107,12 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
             read_only,
             dir,
         } => {
-            let keys = FileKeys::open(&dir.data_dir)?;
-            let (key, team, token) = keys.create(&team, team_id, read_only)?;
+            let (key, team, token) = match database(&dir)? {
+                Some((rt, pool)) => {
+                    rt.block_on(PgKeys::create(&pool, &team, team_id, read_only))?
+                }
+                None => FileKeys::open(&dir.data_dir)?.create(&team, team_id, read_only)?,
+            };
             if dir.json {
                 println!(
                     "{}",
@@ -105,7 +138,10 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::List { dir } => {
-            let file = FileKeys::open(&dir.data_dir)?.list()?;
+            let file = match database(&dir)? {
+                Some((rt, pool)) => rt.block_on(PgKeys::list(&pool))?,
+                None => FileKeys::open(&dir.data_dir)?.list()?,
+            };
             if dir.json {
                 let keys: Vec<_> = file
                     .keys
@@ -147,7 +183,10 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::Revoke { id, dir } => {
-            let key = FileKeys::open(&dir.data_dir)?.revoke(&id)?;
+            let key = match database(&dir)? {
+                Some((rt, pool)) => rt.block_on(PgKeys::revoke(&pool, &id))?,
+                None => FileKeys::open(&dir.data_dir)?.revoke(&id)?,
+            };
             if dir.json {
                 println!(
                     "{}",

@@ -9,6 +9,7 @@ pub mod engine_args;
 pub mod eval;
 pub mod import;
 pub mod keys;
+pub mod migrate;
 pub mod model_args;
 pub mod reindex;
 pub mod search;

@@ -1,4 +1,5 @@
-//! `moltsearch serve`: the REST server on embedded storage.
+//! `moltsearch serve`: the REST server, on embedded storage or with
+//! Postgres as the source of truth (`--database-url`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,13 +13,16 @@ use moltsearch_engine::index::vector::VectorIndexBuilder;
 use moltsearch_engine::Engine;
 
 use super::engine_args::QuantizeArg;
-use super::model_args::ModelArgs;
+use super::model_args::{ModelArgs, DEFAULT_MODEL};
 use crate::http::rate::{Limit, RateLimits};
 use crate::http::router::Cors;
 use crate::http::serve::{serve, ServeOptions};
-use crate::http::state::{AppState, Settings};
-use crate::http::writes::EmbeddedWrites;
-use crate::keys::FileKeys;
+use crate::http::state::{AppState, Freshness, Settings};
+use crate::http::writes::{EmbeddedWrites, Writes};
+use crate::keys::{FileKeys, KeyStore, PgKeys};
+use crate::pg::feed::Feed;
+use crate::pg::writes::PgWrites;
+use crate::pg::{self, DbArgs};
 
 /// Log line format.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,9 +41,12 @@ pub struct ServeArgs {
     /// printed on stdout).
     #[arg(long, env = "MOLTSEARCH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Data folder: entries, indexes and API keys (created when missing).
+    /// Data folder: entries, indexes and API keys (created when missing);
+    /// with --database-url, the index cache only (rebuilt when needed).
     #[arg(long, env = "MOLTSEARCH_DATA_DIR", default_value = "./moltsearch-data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Vector index precision (see `import --help`).
@@ -94,10 +101,83 @@ fn seconds(field: &str, v: f64) -> anyhow::Result<Duration> {
         .with_context(|| format!("--{field} must be a positive number of seconds"))
 }
 
+/// Where the server's truth and keys live, opened.
+struct Stores {
+    engine: Arc<Engine>,
+    writes: Arc<dyn Writes>,
+    keys: Arc<dyn KeyStore>,
+    freshness: Option<Arc<dyn Freshness>>,
+}
+
 /// Runs the subcommand.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let request_timeout = seconds("request-timeout", args.request_timeout)?;
     let shutdown_timeout = seconds("shutdown-timeout", args.shutdown_timeout)?;
+    let metrics = if args.no_metrics {
+        None
+    } else {
+        Some(
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .context("installing the metrics recorder")?,
+        )
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = args.http_threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.build().context("starting the async runtime")?;
+    let pool = {
+        // The pool's maintenance task needs the runtime.
+        let _rt = rt.enter();
+        args.db.pool()?
+    };
+    let stores = match pool {
+        None => embedded(&args)?,
+        Some(pool) => rt.block_on(on_postgres(&args, pool))?,
+    };
+    let state = AppState {
+        writes: stores.writes,
+        engine: stores.engine,
+        keys: stores.keys,
+        limits: Arc::new(RateLimits::new(
+            Limit {
+                rate: args.search_rate,
+                burst: args.search_burst,
+            },
+            Limit {
+                rate: args.write_rate,
+                burst: args.write_burst,
+            },
+        )),
+        settings: Arc::new(Settings {
+            request_timeout,
+            body_limit: args.body_limit,
+            batch_body_limit: args.batch_body_limit,
+        }),
+        metrics,
+        draining: Arc::new(AtomicBool::new(false)),
+        freshness: stores.freshness,
+    };
+    let cors = match args.cors_origins.as_slice() {
+        [] => Cors::Off,
+        list if list.iter().any(|o| o == "*") => Cors::Any,
+        list => Cors::Origins(list.to_vec()),
+    };
+    rt.block_on(serve(
+        state,
+        ServeOptions {
+            listen: args.listen,
+            cors,
+            shutdown_timeout,
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Embedded storage: the data folder is the truth, keys in `keys.json`.
+fn embedded(args: &ServeArgs) -> anyhow::Result<Stores> {
     let keys = Arc::new(FileKeys::open(&args.data_dir)?);
     let model = args.model.name_for_folder(&args.data_dir)?;
     let engine = Engine::builder()
@@ -118,56 +198,85 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "engine open"
     );
     let engine = Arc::new(engine);
-    let metrics = if args.no_metrics {
-        None
-    } else {
-        Some(
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .install_recorder()
-                .context("installing the metrics recorder")?,
-        )
-    };
-    let state = AppState {
+    Ok(Stores {
         writes: Arc::new(EmbeddedWrites::new(engine.clone(), args.data_dir.clone())),
         engine,
         keys,
-        limits: Arc::new(RateLimits::new(
-            Limit {
-                rate: args.search_rate,
-                burst: args.search_burst,
-            },
-            Limit {
-                rate: args.write_rate,
-                burst: args.write_burst,
-            },
-        )),
-        settings: Arc::new(Settings {
-            request_timeout,
-            body_limit: args.body_limit,
-            batch_body_limit: args.batch_body_limit,
-        }),
-        metrics,
-        draining: Arc::new(AtomicBool::new(false)),
-    };
-    let cors = match args.cors_origins.as_slice() {
-        [] => Cors::Off,
-        list if list.iter().any(|o| o == "*") => Cors::Any,
-        list => Cors::Origins(list.to_vec()),
-    };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all();
-    if let Some(n) = args.http_threads {
-        rt.worker_threads(n.max(1));
-    }
-    rt.build()
-        .context("starting the async runtime")?
-        .block_on(serve(
-            state,
-            ServeOptions {
-                listen: args.listen,
-                cors,
-                shutdown_timeout,
-            },
-        ))?;
-    Ok(ExitCode::SUCCESS)
+        freshness: None,
+    })
 }
+
+/// Postgres holds the truth and the keys; the data folder is an index
+/// cache, reused when current, rebuilt from the tables when not, caught
+/// up on the change log before the server answers.
+async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Stores> {
+    let migrated = pg::migrate::run(&pool)
+        .await
+        .context("migrating the database (is --database-url reachable?)")?;
+    if !migrated.applied.is_empty() {
+        tracing::info!(applied = ?migrated.applied, version = migrated.version, "database migrated");
+    }
+    let meta = pg::meta(&pool).await.context("reading moltsearch_meta")?;
+    let model = match (&args.model.model, &meta.model_id) {
+        (Some(m), _) | (None, Some(m)) => m.clone(),
+        (None, None) => DEFAULT_MODEL.to_string(),
+    };
+    let embedder = args.model.for_server().embedder_for(&model)?;
+    pg::claim_model(&pool, embedder.model_id(), embedder.dims()).await?;
+    let (dir, source, quantize) = (args.data_dir.clone(), meta.source(), args.quantize);
+    let open = move || {
+        Engine::builder()
+            .embedder(embedder.clone())
+            .vector_index(VectorIndexBuilder::new().quantization(quantize.into()))
+            .data_dir(&dir)
+            .external_source(source.clone())
+            .open()
+    };
+    let (engine, how) = pg::open_cache(&pool, &meta, &args.data_dir, open).await?;
+    let feed = Feed::new(pool.clone(), engine.clone());
+    let held = feed
+        .catch_up()
+        .await
+        .context("catching up on the database's change log")?;
+    let e = engine.clone();
+    let warm = tokio::task::spawn_blocking(move || e.embedder().warm_up())
+        .await?
+        .context("loading the embedding model")?;
+    tracing::info!(
+        entries = engine.len(),
+        seq = held,
+        cache = ?how,
+        model = engine.embedder().model_id(),
+        warm_up_ms = warm.as_millis() as u64,
+        data_dir = %args.data_dir.display(),
+        "index cache open on the database"
+    );
+    tokio::spawn(feed.clone().run(FEED_POLL, std::future::pending()));
+    let keys = PgKeys::load(pool.clone()).await?;
+    tokio::spawn(keys.clone().watch(KEYS_POLL, std::future::pending()));
+    {
+        let (pool, engine) = (pool.clone(), engine.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ACCESS_FLUSH);
+            loop {
+                tick.tick().await;
+                if let Err(e) = pg::writes::flush_accesses(&pool, &engine).await {
+                    tracing::warn!(error = %e, "could not store access counts");
+                }
+            }
+        });
+    }
+    Ok(Stores {
+        writes: Arc::new(PgWrites::new(pool, engine.clone(), feed.clone())),
+        engine,
+        keys,
+        freshness: Some(feed),
+    })
+}
+
+/// The change feed's poll, when no notification wakes it.
+const FEED_POLL: Duration = Duration::from_millis(500);
+/// How often the key copy is reloaded regardless of notifications.
+const KEYS_POLL: Duration = Duration::from_secs(2);
+/// How often access counts go to the database.
+const ACCESS_FLUSH: Duration = Duration::from_secs(5);

@@ -654,8 +654,12 @@ pub struct Components {
     pub model: ComponentHealth,
     /// The search indexes (a search run).
     pub index: ComponentHealth,
-    /// Where the truth lives (the data folder).
-    pub storage: ComponentHealth,
+    /// Where the truth lives: the data folder on embedded storage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<ComponentHealth>,
+    /// Where the truth lives: Postgres (with `--database-url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<ComponentHealth>,
 }
 
 /// `GET /health/ready` answer.
@@ -672,9 +676,15 @@ pub struct Readiness {
 impl Readiness {
     /// Readiness from the probes, timestamped now.
     pub fn new(components: Components) -> Self {
-        let ok = [&components.model, &components.index, &components.storage]
-            .iter()
-            .all(|c| c.status == "ok");
+        let ok = [
+            Some(&components.model),
+            Some(&components.index),
+            components.storage.as_ref(),
+            components.database.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .all(|c| c.status == "ok");
         Self {
             status: if ok { "ok" } else { "degraded" }.to_string(),
             timestamp: rfc3339(OffsetDateTime::now_utc()),

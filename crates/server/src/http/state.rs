@@ -22,6 +22,14 @@ pub struct Settings {
     pub batch_body_limit: usize,
 }
 
+/// How current the engine is with the source of truth, for a server whose
+/// truth lives elsewhere (Postgres): searches report it.
+pub trait Freshness: Send + Sync {
+    /// The source sequence applied, and how long ago the engine was last
+    /// known to hold everything committed (`None`: not yet confirmed).
+    fn applied(&self) -> (u64, Option<Duration>);
+}
+
 /// What the server holds: the engine (the index, read by every search and
 /// listing), where writes go ([`Writes`]), where keys live ([`KeyStore`]),
 /// the rate limiters and the settings. Cheap to clone (all shared).
@@ -41,4 +49,6 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Set once shutdown began: readiness answers 503.
     pub draining: Arc<AtomicBool>,
+    /// How far behind the source of truth the engine is (Postgres mode).
+    pub freshness: Option<Arc<dyn Freshness>>,
 }

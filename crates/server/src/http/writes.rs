@@ -30,6 +30,18 @@ pub enum WriteError {
     /// The blocking task running it died.
     #[error("the write task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The source of truth refused it: it conflicts with what it holds
+    /// (a unique or a foreign key, a concurrent change).
+    #[error("{0}")]
+    Conflict(String),
+    /// The source of truth refused a value the engine let through.
+    #[error("{0}")]
+    Invalid(String),
+    /// The source of truth cannot be written now (unreachable, timed
+    /// out): nothing was written, or it was committed and is not yet
+    /// applied here (the message says which). Retry.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<WriteError> for ApiError {
@@ -37,6 +49,9 @@ impl From<WriteError> for ApiError {
         match e {
             WriteError::Engine(e) => e.into(),
             WriteError::Task(e) => e.into(),
+            WriteError::Conflict(m) => ApiError::conflict(m),
+            WriteError::Invalid(m) => ApiError::bad_request(m),
+            WriteError::Unavailable(m) => ApiError::unavailable(m, 2),
         }
     }
 }
@@ -44,10 +59,21 @@ impl From<WriteError> for ApiError {
 /// What a write answers.
 pub type WriteResult<T> = Result<T, WriteError>;
 
+/// Where the truth lives (readiness names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// The engine's data folder (embedded storage).
+    DataFolder,
+    /// Postgres.
+    Database,
+}
+
 /// Where writes go. Each method validates as the engine does and answers
 /// only once the write is durable where the truth lives.
 #[async_trait]
 pub trait Writes: Send + Sync {
+    /// Where the truth lives.
+    fn store(&self) -> Store;
     /// Creates a diary.
     async fn create_diary(&self, diary: Diary) -> WriteResult<Diary>;
     /// Replaces a diary's name or visibility.
@@ -103,6 +129,10 @@ impl EmbeddedWrites {
 
 #[async_trait]
 impl Writes for EmbeddedWrites {
+    fn store(&self) -> Store {
+        Store::DataFolder
+    }
+
     async fn create_diary(&self, diary: Diary) -> WriteResult<Diary> {
         let e = self.engine.clone();
         blocking(move || e.create_diary(diary)).await

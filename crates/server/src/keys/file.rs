@@ -25,7 +25,7 @@ use super::{ApiKey, Caller, KeyError, KeyStore, Team};
 
 const FILE: &str = "keys.json";
 const LOCK: &str = "keys.lock";
-const MAX_TEAM_NAME: usize = 128;
+pub(super) const MAX_TEAM_NAME: usize = 128;
 
 /// The file's contents.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

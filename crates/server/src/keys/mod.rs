@@ -3,12 +3,15 @@
 //! A key belongs to one team and acts for it only; a read-only key cannot
 //! write. [`KeyStore`] is the seam between the HTTP layer and where keys
 //! live: a file in the data folder on embedded storage ([`FileKeys`]),
-//! Postgres once it is the source of truth.
+//! the `teams` and `api_keys` tables when Postgres is the source of truth
+//! ([`PgKeys`]).
 
 mod file;
+mod postgres;
 pub mod token;
 
 pub use file::FileKeys;
+pub use postgres::PgKeys;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -90,6 +93,9 @@ pub enum KeyError {
     /// A team name is empty or too long.
     #[error("invalid team name: {0}")]
     InvalidTeam(String),
+    /// The keys table could not be read or written.
+    #[error("keys in the database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 /// Where keys live, as the server needs them.
@@ -98,5 +104,6 @@ pub trait KeyStore: Send + Sync {
     /// malformed or revoked token. Cheap: called on every request.
     fn authenticate(&self, token: &str) -> Result<Option<Caller>, KeyError>;
     /// Saves what authentication noted since the last call (`lastUsedAt`).
+    /// Blocking: call it on the blocking pool.
     fn flush(&self) -> Result<(), KeyError>;
 }

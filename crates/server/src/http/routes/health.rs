@@ -10,6 +10,7 @@ use moltsearch_engine::{Scope, SearchMode, SearchRequest};
 
 use crate::http::dto::{ComponentHealth, Components, Liveness, Readiness};
 use crate::http::state::AppState;
+use crate::http::writes::Store;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, operation_id = "health", path = "/health", tag = "health",
@@ -69,10 +70,15 @@ pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
             error: Some("the server is shutting down".into()),
         };
     }
+    let (storage, database) = match s.writes.store() {
+        Store::DataFolder => (Some(storage), None),
+        Store::Database => (None, Some(storage)),
+    };
     let r = Readiness::new(Components {
         model,
         index,
         storage,
+        database,
     });
     let status = if r.status == "ok" {
         StatusCode::OK

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::Json;
 use moltsearch_engine::search::fusion::Weights;
 use moltsearch_engine::{Filters, Scope, SearchRequest, SearchResponse};
@@ -65,7 +66,7 @@ pub async fn search(
     State(s): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<SearchBody>,
-) -> ApiResult<Json<SearchResponseView>> {
+) -> ApiResult<(HeaderMap, Json<SearchResponseView>)> {
     s.limits.search(caller.key_id)?;
     let query = body.query.unwrap_or_default();
     check_query("query", &query)?;
@@ -117,15 +118,37 @@ pub async fn search(
     let e = s.engine.clone();
     let resp = blocking(move || e.search(&req)).await?;
     metrics::counter!("moltsearch_searches_total", "mode" => resp.mode_name()).increment(1);
-    Ok(Json(SearchResponseView {
-        total: resp.total,
-        total_is_lower_bound: resp.total_is_lower_bound,
-        limit,
-        offset,
-        mode: resp.mode_name().to_string(),
-        warnings: resp.warnings.clone(),
-        results: results(resp),
-    }))
+    Ok((
+        freshness_headers(&s),
+        Json(SearchResponseView {
+            total: resp.total,
+            total_is_lower_bound: resp.total_is_lower_bound,
+            limit,
+            offset,
+            mode: resp.mode_name().to_string(),
+            warnings: resp.warnings.clone(),
+            results: results(resp),
+        }),
+    ))
+}
+
+/// With Postgres as the truth, how current the index that answered is:
+/// `X-Moltsearch-Applied-Seq` (the change-log sequence it holds) and
+/// `X-Moltsearch-Index-Age-Ms` (since it was last known to hold everything
+/// committed; grows while the database is unreachable).
+fn freshness_headers(s: &AppState) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Some(f) = &s.freshness {
+        let (seq, age) = f.applied();
+        h.insert("x-moltsearch-applied-seq", HeaderValue::from(seq));
+        if let Some(age) = age {
+            h.insert(
+                "x-moltsearch-index-age-ms",
+                HeaderValue::from(u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+            );
+        }
+    }
+    h
 }
 
 /// Searches every public diary; no key needed (limited per client address).
@@ -135,7 +158,7 @@ pub async fn public_feed(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiQuery(q): ApiQuery<FeedQuery>,
-) -> ApiResult<Json<FeedResponse>> {
+) -> ApiResult<(HeaderMap, Json<FeedResponse>)> {
     s.limits.public(peer.ip())?;
     let query = q.q.unwrap_or_default();
     check_query("q", &query)?;
@@ -155,10 +178,13 @@ pub async fn public_feed(
     };
     let e = s.engine.clone();
     let resp = blocking(move || e.search(&req)).await?;
-    Ok(Json(FeedResponse {
-        items: results(resp),
-        query,
-    }))
+    Ok((
+        freshness_headers(&s),
+        Json(FeedResponse {
+            items: results(resp),
+            query,
+        }),
+    ))
 }
 
 trait ModeName {
