@@ -162,6 +162,32 @@ pub fn create_key(dir: &Path, team: &str, read_only: bool) -> String {
     v["key"].as_str().expect("a key").to_string()
 }
 
+/// `moltsearch keys create --team team [--read-only] --json` on the
+/// database at `url`: the key.
+pub fn create_key_db(url: &str, team: &str, read_only: bool) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "keys",
+        "create",
+        "--team",
+        team,
+        "--json",
+        "--database-url",
+        url,
+    ]);
+    if read_only {
+        cmd.arg("--read-only");
+    }
+    let out = cmd.output().expect("keys create runs");
+    assert!(
+        out.status.success(),
+        "keys create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("keys create --json prints JSON");
+    v["key"].as_str().expect("a key").to_string()
+}
+
 /// An answer.
 #[derive(Debug)]
 pub struct Reply {

@@ -298,6 +298,8 @@ impl EmbedderBuilder {
                 loaded: OnceLock::new(),
                 load_lock: Mutex::new(()),
                 cold_start: OnceLock::new(),
+                embedded_queries: Default::default(),
+                embedded_passages: Default::default(),
             }),
         })
     }
@@ -334,6 +336,8 @@ struct Inner {
     loaded: OnceLock<Loaded>,
     load_lock: Mutex<()>,
     cold_start: OnceLock<Duration>,
+    embedded_queries: std::sync::atomic::AtomicU64,
+    embedded_passages: std::sync::atomic::AtomicU64,
 }
 
 struct Loaded {
@@ -430,6 +434,18 @@ impl Embedder {
         Ok(enc.get_ids().to_vec())
     }
 
+    /// Texts embedded since this embedder was built, queries and passages
+    /// (every clone counts into the same totals): lets a caller check that
+    /// a path embedded nothing, e.g. a mirror catching up from vectors its
+    /// source stores.
+    pub fn embedded_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.inner.embedded_queries.load(Relaxed),
+            self.inner.embedded_passages.load(Relaxed),
+        )
+    }
+
     /// Embeds search queries (with the profile's query prefix).
     pub fn embed_queries<S: AsRef<str>>(&self, queries: &[S]) -> Result<Embeddings> {
         let texts = queries.iter().map(|q| q.as_ref().to_string()).collect();
@@ -455,6 +471,11 @@ impl Embedder {
             });
         }
         let loaded = self.loaded()?;
+        let counter = match kind {
+            TextKind::Query => &self.inner.embedded_queries,
+            TextKind::Passage => &self.inner.embedded_passages,
+        };
+        counter.fetch_add(texts.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let prefix = match kind {
             TextKind::Query => &self.inner.profile.query_prefix,
             TextKind::Passage => &self.inner.profile.passage_prefix,

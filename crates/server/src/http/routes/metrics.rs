@@ -13,6 +13,9 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     };
     metrics::gauge!("moltsearch_entries").set(s.engine.len() as f64);
     metrics::gauge!("moltsearch_diaries").set(s.engine.list_diaries(None).len() as f64);
+    let (queries, passages) = s.engine.embedder().embedded_counts();
+    metrics::counter!("moltsearch_embedded_texts_total", "kind" => "query").absolute(queries);
+    metrics::counter!("moltsearch_embedded_texts_total", "kind" => "passage").absolute(passages);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),

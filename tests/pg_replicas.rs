@@ -1,0 +1,449 @@
+//! Postgres as the source of truth, on a real PostgreSQL cluster with the
+//! real binary over HTTP: migrations, two servers on one database, the
+//! change feed under slow concurrent transactions, restart catch-up
+//! without embedding, rebuilds of a deleted or foreign cache.
+
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/server.rs"]
+mod server;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use server::{create_key_db, Api, Server, BIN};
+
+fn start(dir: &std::path::Path, url: &str) -> Server {
+    Server::start(
+        dir,
+        &[
+            "--database-url",
+            url,
+            "--search-rate",
+            "0",
+            "--write-rate",
+            "0",
+        ],
+    )
+}
+
+/// Polls `f` until it is true or `within` passes; how long it took.
+fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn entry_present(api: &Api, id: &str) -> bool {
+    api.get(&format!("/entries/{id}")).status == 200
+}
+
+fn total(api: &Api, diary: &str) -> u64 {
+    api.get(&format!("/diaries/{diary}/entries?limit=1"))
+        .expect(200)
+        .body["total"]
+        .as_u64()
+        .expect("total")
+}
+
+fn metric(s: &Server, name: &str) -> f64 {
+    let text = Api::new(&s.url, None).get("/metrics").expect(200).text;
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn migrations_apply_once_and_a_newer_schema_is_refused() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let db = postgres::db_name(&url).to_string();
+    let migrate = || {
+        Command::new(BIN)
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .expect("migrate runs")
+    };
+    let first = migrate();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 1 migration"));
+    let again = migrate();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("schema is current"));
+    for table in [
+        "diaries",
+        "diary_entries",
+        "entry_relations",
+        "changes",
+        "api_keys",
+        "teams",
+    ] {
+        assert_eq!(
+            pg.psql(&db, &format!("SELECT to_regclass('{table}') IS NOT NULL")),
+            "t"
+        );
+    }
+    // The schema's own checks refuse what the API refuses.
+    let bad = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
+        .args(["-v", "ON_ERROR_STOP=1", "-c"])
+        .arg("INSERT INTO diaries (id, team_id, name, visibility) VALUES (gen_random_uuid(), gen_random_uuid(), 'x', 'secret')")
+        .output()
+        .unwrap();
+    assert!(
+        !bad.status.success(),
+        "an unknown visibility is refused by the schema"
+    );
+
+    pg.psql(
+        &db,
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (29991231000000, 'from the future', true, '\\x00', 0)",
+    );
+    let newer = migrate();
+    assert!(!newer.status.success());
+    let err = String::from_utf8_lossy(&newer.stderr);
+    assert!(err.contains("newer moltsearch"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    let serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("newer moltsearch"));
+}
+
+#[test]
+fn two_servers_on_one_database_see_each_others_writes_within_a_second() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let key = create_key_db(&url, "acme", false);
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(ta.path(), &url);
+    let b = start(tb.path(), &url);
+    let (api_a, api_b) = (a.api(&key), b.api(&key));
+
+    let diary = api_a.diary("shared", "private");
+    assert!(eventually(Duration::from_secs(1), || api_b
+        .get(&format!("/diaries/{diary}"))
+        .status
+        == 200)
+    .is_some());
+
+    // A write through one is searchable through the other within 1 s.
+    let mut worst = Duration::ZERO;
+    for (i, (writer, reader)) in [(&api_a, &api_b), (&api_b, &api_a)]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        let e = writer.entry(
+            &diary,
+            json!({"content": format!("replicated note {i}: the kestrel hovers over the field")}),
+        );
+        let id = e["id"].as_str().unwrap().to_string();
+        // Read-your-writes on the writer: at once.
+        assert!(entry_present(writer, &id));
+        let took = eventually(Duration::from_secs(1), || {
+            let r = reader.search(json!({"query": format!("replicated note {i} kestrel"), "diaryId": diary, "limit": 20}));
+            server::ids(&r).contains(&id)
+        })
+        .unwrap_or_else(|| panic!("write {i} not searchable on the other server within 1 s"));
+        worst = worst.max(took);
+    }
+    eprintln!("worst replication lag seen: {worst:?}");
+
+    // Concurrent writers on both servers: every acknowledged entry on both.
+    let written: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let api = if t % 2 == 0 { &api_a } else { &api_b };
+                let diary = diary.clone();
+                s.spawn(move || {
+                    (0..8)
+                        .map(|i| {
+                            api.entry(&diary, json!({"content": format!("writer {t} entry {i}"), "tags": [format!("w{t}")]}))["id"]
+                                .as_str()
+                                .unwrap()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(written.len(), 32);
+    for api in [&api_a, &api_b] {
+        assert!(
+            eventually(Duration::from_secs(2), || total(api, &diary) == 38).is_some(),
+            "both servers hold all 38 entries"
+        );
+        for id in &written {
+            assert!(entry_present(api, id));
+        }
+    }
+
+    // Edits, relations and deletes travel too.
+    let (first, second) = (&written[0], &written[1]);
+    api_a
+        .patch(&format!("/entries/{first}"), &json!({"tags": ["edited"]}))
+        .expect(200);
+    let rel = api_a
+        .post(
+            &format!("/entries/{first}/relations"),
+            &json!({"targetId": second, "relation": "supports"}),
+        )
+        .expect(201)
+        .body;
+    api_a
+        .delete(&format!("/entries/{}", written[2]))
+        .expect(204);
+    assert!(eventually(Duration::from_secs(1), || {
+        api_b.get(&format!("/entries/{first}")).body["tags"] == json!(["edited"])
+            && api_b.get(&format!("/entries/{}", written[2])).status == 404
+            && api_b.get(&format!("/entries/{first}/relations")).body["items"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x["id"] == rel["id"]))
+    })
+    .is_some());
+    // The same relation again through the other server: 200 with the one held.
+    let again = api_b
+        .post(
+            &format!("/entries/{first}/relations"),
+            &json!({"targetId": second, "relation": "supports"}),
+        )
+        .expect(200)
+        .body;
+    assert_eq!(again["id"], rel["id"]);
+
+    // Searches say how current the answering index is.
+    let r = api_b.post(
+        "/diaries/search",
+        &json!({"query": "kestrel", "diaryId": diary}),
+    );
+    let seq: u64 = r
+        .header("x-moltsearch-applied-seq")
+        .expect("applied seq header")
+        .parse()
+        .unwrap();
+    assert!(seq > 0);
+    assert!(r.header("x-moltsearch-index-age-ms").is_some());
+    let ready = Api::new(&b.url, None).get("/health/ready").expect(200).body;
+    assert_eq!(ready["components"]["database"]["status"], "ok");
+}
+
+/// A transaction that appends to the change log the way a server does,
+/// but slowly: it takes the append lock and a sequence, then sleeps before
+/// committing. Without the lock a faster writer's later sequence would
+/// commit first, a replica would apply it, and then skip this one.
+fn slow_append(
+    pg: &postgres::Cluster,
+    db: &str,
+    team: &str,
+    diary: &str,
+    secs: u32,
+) -> std::process::Child {
+    let sql = format!(
+        "BEGIN; \
+         INSERT INTO diaries (id, team_id, name) VALUES ('{diary}', '{team}', 'slow'); \
+         SELECT pg_advisory_xact_lock(1836018804); \
+         INSERT INTO changes (seq, kind, object_id) VALUES (nextval('change_seq'), 'diary', '{diary}'); \
+         SELECT pg_notify('moltsearch_changes', 'slow'); \
+         SELECT pg_sleep({secs}); \
+         COMMIT;"
+    );
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &sql])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs")
+}
+
+#[test]
+fn a_slow_transaction_is_never_skipped_by_the_feed() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let db = postgres::db_name(&url).to_string();
+    let key = create_key_db(&url, "acme", false);
+    let team = pg.psql(&db, "SELECT team_id FROM api_keys LIMIT 1");
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(ta.path(), &url);
+    let b = start(tb.path(), &url);
+    let (api_a, api_b) = (a.api(&key), b.api(&key));
+    let diary = api_a.diary("fast", "private");
+
+    let slow_ids: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let slow: Vec<_> = slow_ids
+        .iter()
+        .map(|id| slow_append(pg, &db, &team, id, 2))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Fast writes on both servers while the slow ones hold sequences.
+    let fast: Vec<String> = (0..6)
+        .map(|i| {
+            let api = if i % 2 == 0 { &api_a } else { &api_b };
+            api.entry(&diary, json!({"content": format!("fast write {i}")}))["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for mut c in slow {
+        assert!(c.wait().unwrap().success());
+    }
+    for api in [&api_a, &api_b] {
+        for id in &slow_ids {
+            assert!(
+                eventually(Duration::from_secs(2), || api
+                    .get(&format!("/diaries/{id}"))
+                    .status
+                    == 200)
+                .is_some(),
+                "the slow transaction's diary {id} reached every server"
+            );
+        }
+        for id in &fast {
+            assert!(entry_present(api, id));
+        }
+    }
+    // Sequences are dense in commit order: the log holds 1 + 3 + 6 of them.
+    assert_eq!(
+        pg.psql(&db, "SELECT count(DISTINCT seq) FROM changes"),
+        "10"
+    );
+}
+
+#[test]
+fn restart_catches_up_without_embedding_and_a_lost_cache_is_rebuilt() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let key = create_key_db(&url, "acme", false);
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(ta.path(), &url);
+    let mut b = start(tb.path(), &url);
+    let api_a = a.api(&key);
+    let diary = api_a.diary("d", "private");
+    let batch: Vec<Value> = (0..40)
+        .map(|i| json!({"content": format!("before the restart {i}: owls hunt at night")}))
+        .collect();
+    api_a
+        .post(
+            &format!("/diaries/{diary}/entries:batch"),
+            &json!({"entries": batch}),
+        )
+        .expect(201);
+    assert!(eventually(Duration::from_secs(2), || total(&b.api(&key), &diary) == 40).is_some());
+    assert_eq!(b.stop().code(), Some(0));
+
+    // Written while B is down.
+    let batch: Vec<Value> = (0..25)
+        .map(|i| json!({"content": format!("while B was down {i}: herons fish at dawn")}))
+        .collect();
+    let items = api_a
+        .post(
+            &format!("/diaries/{diary}/entries:batch"),
+            &json!({"entries": batch}),
+        )
+        .expect(201)
+        .body;
+    let late = items["items"][24]["id"].as_str().unwrap().to_string();
+
+    let b = start(tb.path(), &url);
+    assert!(b.log().contains("cache=Reused"), "{}", b.log());
+    let api_b = b.api(&key);
+    assert_eq!(total(&api_b, &diary), 65);
+    assert!(entry_present(&api_b, &late));
+    // Catching up read vectors from Postgres: B embedded no passage.
+    assert_eq!(
+        metric(&b, "moltsearch_embedded_texts_total{kind=\"passage\"}"),
+        0.0
+    );
+    let r = api_b.search(json!({"query": "herons fish at dawn", "diaryId": diary, "limit": 5}));
+    assert!(server::ids(&r).len() == 5);
+    drop(b);
+
+    // A deleted cache is rebuilt from the tables, again without embedding.
+    std::fs::remove_dir_all(tb.path()).unwrap();
+    let b = start(tb.path(), &url);
+    assert!(b.log().contains("cache=Rebuilt"), "{}", b.log());
+    let api_b = b.api(&key);
+    assert_eq!(total(&api_b, &diary), 65);
+    assert_eq!(
+        metric(&b, "moltsearch_embedded_texts_total{kind=\"passage\"}"),
+        0.0
+    );
+    assert_eq!(metric(&b, "moltsearch_cache_rebuilds_total"), 1.0);
+    drop(b);
+
+    // A cache of another database is foreign: rebuilt for this one.
+    let other = pg.database();
+    let key2 = create_key_db(&other, "acme", false);
+    let b = start(tb.path(), &other);
+    assert!(b.log().contains("caches another database"), "{}", b.log());
+    assert_eq!(
+        b.api(&key2).get("/diaries").expect(200).body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    drop(b);
+
+    // An embedded-storage folder is data, not a cache: refused, untouched.
+    let own = tempfile::tempdir().unwrap();
+    server::create_key(own.path(), "local", false);
+    let embedded = Server::start(own.path(), &[]);
+    embedded
+        .api(&server::create_key(own.path(), "local", false))
+        .diary("mine", "private");
+    drop(embedded);
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(own.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("embedded-storage data"));
+    assert!(own.path().join("meta.json").exists());
+}
