@@ -169,13 +169,15 @@ impl Cluster {
             pid = std::process::id(),
             dir = self.path("")
         );
-        Command::new("setsid")
-            .args(["sh", "-c", &script])
+        // `setsid -f` forks the watchdog into its own session and returns.
+        let started = Command::new("setsid")
+            .args(["-f", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .expect("watchdog starts");
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(started, "the cluster's watchdog did not start");
     }
 
     /// A URL to the `postgres` database (for admin statements).
