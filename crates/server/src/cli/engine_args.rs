@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use moltsearch_engine::entry::{Diary, Visibility};
+use moltsearch_engine::entry::Diary;
 use moltsearch_engine::index::vector::{Quantization, VectorIndexBuilder};
 use moltsearch_engine::{Engine, EngineBuilder};
 use uuid::Uuid;
@@ -104,18 +104,4 @@ pub fn find_diary(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Resu
             )
         }
     }
-}
-
-/// The diary `name_or_id` names, created (private, called `name_or_id`)
-/// when missing; `true` when this call created it.
-pub fn diary_named(engine: &Engine, team: Uuid, name_or_id: &str) -> anyhow::Result<(Diary, bool)> {
-    if let Some(d) = find_diary(engine, team, name_or_id)? {
-        return Ok((d, false));
-    }
-    if Uuid::parse_str(name_or_id.trim()).is_ok() {
-        // A diary asked for by id is never invented under that id's name.
-        bail!("no diary with id {name_or_id}");
-    }
-    let diary = Diary::new(team, name_or_id.to_string(), Visibility::Private)?;
-    Ok((engine.create_diary(diary)?, true))
 }

@@ -20,8 +20,10 @@
 //!
 //! The folder must be an existing data folder, or missing or empty; when
 //! `import` made it and then fails before storing anything, it removes
-//! what it made ([`folder`]).
+//! what it made ([`folder`]). With `--database-url` the same steps write
+//! through the database's write path instead ([`database`]).
 
+mod database;
 mod folder;
 mod key;
 mod lines;
@@ -33,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use moltsearch_engine::engine::{ListRequest, PutEntry};
+use moltsearch_engine::entry::Visibility;
 use moltsearch_engine::search::request::Scope;
 use moltsearch_engine::{Diary, Engine, Error};
 use uuid::Uuid;
@@ -40,7 +43,7 @@ use uuid::Uuid;
 use self::folder::Target;
 use self::lines::{Line, LineError};
 use super::common::progress;
-use super::engine_args::{diary_named, DiaryArgs, EngineArgs};
+use super::engine_args::{find_diary, DiaryArgs, EngineArgs};
 
 /// Import a file into a diary of a data folder.
 #[derive(clap::Args, Debug)]
@@ -61,6 +64,13 @@ pub struct ImportArgs {
     /// refused line means nothing of the file is stored.
     #[arg(long)]
     pub partial: bool,
+    /// Import into the database of servers run with --database-url,
+    /// through the same write path (embedded here, rows and change records
+    /// committed per batch, every server's feed applies them). The data
+    /// folder is then this command's own index cache of the database (not
+    /// a running server's: that one is locked).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
     /// The file: JSON lines.
     pub file: PathBuf,
 }
@@ -98,13 +108,27 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             errors.len() + parsed.lines.len()
         );
     }
-    let target = Target::check(&args.engine.data_dir)?;
     if parsed.lines.is_empty() {
         list(&errors);
         return finish(&file, &errors, "no valid line to store");
     }
+    if let Some(url) = &args.database_url {
+        let sink = database::Database::open(&args, url)?;
+        let stored = match store(&sink, &args, parsed.lines, &mut errors) {
+            Ok(s) => s,
+            Err(failure) => {
+                list(&errors);
+                return Err(failure.error);
+            }
+        };
+        list(&errors);
+        report(&file, &stored, diary_len(sink.engine(), stored.diary)?);
+        return finish(&file, &errors, "the other lines are stored");
+    }
+    let target = Target::check(&args.engine.data_dir)?;
     let engine = args.engine.open()?;
-    let stored = match store(&engine, &args, parsed.lines, &mut errors) {
+    let sink = Local(&engine);
+    let stored = match store(&sink, &args, parsed.lines, &mut errors) {
         Ok(s) => s,
         Err(failure) => {
             if failure.stored == 0 {
@@ -118,18 +142,60 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     };
     list(&errors);
+    report(&file, &stored, diary_len(&engine, stored.diary)?);
+    finish(&file, &errors, "the other lines are stored")
+}
+
+fn report(file: &str, stored: &Stored, diary_len: usize) {
     println!(
         "imported {file}: stored {}, already present {} ({} lines) into diary {:?} ({}) in {:.1} s; \
-         diary now has {} entries",
+         diary now has {diary_len} entries",
         stored.stored,
         stored.present,
         stored.stored + stored.present,
         stored.diary_name,
         stored.diary,
         stored.secs,
-        diary_len(&engine, stored.diary)?
     );
-    finish(&file, &errors, "the other lines are stored")
+}
+
+/// Where an import writes: the engine's own folder, or a database.
+pub(crate) trait Sink {
+    /// The engine to read from (what is stored, diaries by name).
+    fn engine(&self) -> &Engine;
+    /// Creates a diary.
+    fn create_diary(&self, diary: Diary) -> anyhow::Result<Diary>;
+    /// Stores a batch, all or nothing (an engine error is returned as
+    /// itself, so `InBatch` names the line).
+    fn put_entries(&self, batch: Vec<PutEntry>) -> anyhow::Result<()>;
+    /// Deletes a diary this run created (when it stored nothing).
+    fn delete_diary(&self, id: Uuid) -> anyhow::Result<()>;
+    /// Holds graph builds until the import ends (local folders only).
+    fn bulk(&self) -> Option<moltsearch_engine::BulkLoad<'_>> {
+        None
+    }
+}
+
+/// Importing into the engine's own data folder.
+struct Local<'a>(&'a Engine);
+
+impl Sink for Local<'_> {
+    fn engine(&self) -> &Engine {
+        self.0
+    }
+    fn create_diary(&self, diary: Diary) -> anyhow::Result<Diary> {
+        Ok(self.0.create_diary(diary)?)
+    }
+    fn put_entries(&self, batch: Vec<PutEntry>) -> anyhow::Result<()> {
+        self.0.put_entries(batch)?;
+        Ok(())
+    }
+    fn delete_diary(&self, id: Uuid) -> anyhow::Result<()> {
+        Ok(self.0.delete_diary(id)?)
+    }
+    fn bulk(&self) -> Option<moltsearch_engine::BulkLoad<'_>> {
+        Some(self.0.bulk_load())
+    }
 }
 
 /// What [`store`] did.
@@ -160,17 +226,31 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 /// stored, stores the rest. A diary this run created is deleted again when
 /// the run fails before storing anything: a failed import leaves nothing.
 fn store(
-    engine: &Engine,
+    sink: &dyn Sink,
     args: &ImportArgs,
     lines: Vec<Line>,
     errors: &mut Vec<LineError>,
 ) -> Result<Stored, Failure> {
-    let (diary, created) = diary_named(engine, args.target.team, &args.target.diary)?;
+    let (diary, created) = match find_diary(sink.engine(), args.target.team, &args.target.diary)? {
+        Some(d) => (d, false),
+        None if Uuid::parse_str(args.target.diary.trim()).is_ok() => {
+            // A diary asked for by id is never invented under that id's name.
+            return Err(anyhow!("no diary with id {}", args.target.diary).into());
+        }
+        None => {
+            let d = Diary::new(
+                args.target.team,
+                args.target.diary.clone(),
+                Visibility::Private,
+            )?;
+            (sink.create_diary(d)?, true)
+        }
+    };
     let id = diary.id;
-    let result = store_into(engine, args, diary, lines, errors);
+    let result = store_into(sink, args, diary, lines, errors);
     if let Err(failure) = &result {
         if created && failure.stored == 0 {
-            if let Err(e) = engine.delete_diary(id) {
+            if let Err(e) = sink.delete_diary(id) {
                 eprintln!("warning: could not remove the diary this import created ({id}): {e}");
             }
         }
@@ -180,13 +260,14 @@ fn store(
 
 /// [`store`] into a diary that exists.
 fn store_into(
-    engine: &Engine,
+    sink: &dyn Sink,
     args: &ImportArgs,
     diary: Diary,
     lines: Vec<Line>,
     errors: &mut Vec<LineError>,
 ) -> Result<Stored, Failure> {
     let file = args.file.display().to_string();
+    let engine = sink.engine();
     let mut todo: Vec<(usize, PutEntry)> = Vec::with_capacity(lines.len());
     let mut present = 0;
     for line in lines {
@@ -226,15 +307,15 @@ fn store_into(
     let mut stored = 0;
     // Graph builds wait for the end: the model gets every core meanwhile,
     // and one build of everything is less work than tiers of merges.
-    let bulk = engine.bulk_load();
+    let bulk = sink.bulk();
     for chunk in todo.chunks(args.batch) {
         let batch: Vec<PutEntry> = chunk.iter().map(|(_, p)| p.clone()).collect();
-        if let Err(e) = engine.put_entries(batch) {
-            let error = match e {
-                Error::InBatch { index, cause } => {
-                    anyhow!("{file}:{}: {cause}", chunk.get(index).map_or(0, |c| c.0))
+        if let Err(e) = sink.put_entries(batch) {
+            let error = match e.downcast_ref::<Error>() {
+                Some(Error::InBatch { index, cause }) => {
+                    anyhow!("{file}:{}: {cause}", chunk.get(*index).map_or(0, |c| c.0))
                 }
-                other => anyhow::Error::new(other).context(format!(
+                _ => e.context(format!(
                     "storing lines {}..={} of {file}",
                     chunk.first().map_or(0, |c| c.0),
                     chunk.last().map_or(0, |c| c.0)

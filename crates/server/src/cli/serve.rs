@@ -20,7 +20,6 @@ use crate::http::serve::{serve, ServeOptions};
 use crate::http::state::{AppState, Freshness, Settings};
 use crate::http::writes::{EmbeddedWrites, Writes};
 use crate::keys::{FileKeys, KeyStore, PgKeys};
-use crate::pg::feed::Feed;
 use crate::pg::writes::PgWrites;
 use crate::pg::{self, DbArgs};
 
@@ -210,34 +209,22 @@ fn embedded(args: &ServeArgs) -> anyhow::Result<Stores> {
 /// cache, reused when current, rebuilt from the tables when not, caught
 /// up on the change log before the server answers.
 async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Stores> {
-    let migrated = pg::migrate::run(&pool)
-        .await
-        .context("migrating the database (is --database-url reachable?)")?;
-    if !migrated.applied.is_empty() {
-        tracing::info!(applied = ?migrated.applied, version = migrated.version, "database migrated");
-    }
-    let meta = pg::meta(&pool).await.context("reading moltsearch_meta")?;
-    let model = match (&args.model.model, &meta.model_id) {
-        (Some(m), _) | (None, Some(m)) => m.clone(),
-        (None, None) => DEFAULT_MODEL.to_string(),
-    };
-    let embedder = args.model.for_server().embedder_for(&model)?;
-    pg::claim_model(&pool, embedder.model_id(), embedder.dims()).await?;
-    let (dir, source, quantize) = (args.data_dir.clone(), meta.source(), args.quantize);
-    let open = move || {
-        Engine::builder()
-            .embedder(embedder.clone())
-            .vector_index(VectorIndexBuilder::new().quantization(quantize.into()))
-            .data_dir(&dir)
-            .external_source(source.clone())
-            .open()
-    };
-    let (engine, how) = pg::open_cache(&pool, &meta, &args.data_dir, open).await?;
-    let feed = Feed::new(pool.clone(), engine.clone());
-    let held = feed
-        .catch_up()
-        .await
-        .context("catching up on the database's change log")?;
+    let model_args = args.model.for_server();
+    let mirror = pg::mirror::open(
+        &pool,
+        &args.data_dir,
+        VectorIndexBuilder::new().quantization(args.quantize.into()),
+        |held| {
+            let model = match (&args.model.model, held) {
+                (Some(m), _) => m.clone(),
+                (None, Some(m)) => m.to_string(),
+                (None, None) => DEFAULT_MODEL.to_string(),
+            };
+            model_args.embedder_for(&model)
+        },
+    )
+    .await?;
+    let (engine, feed, how, held) = (mirror.engine, mirror.feed, mirror.cache, mirror.seq);
     let e = engine.clone();
     let warm = tokio::task::spawn_blocking(move || e.embedder().warm_up())
         .await?

@@ -11,6 +11,7 @@
 pub mod feed;
 pub mod log;
 pub mod migrate;
+pub mod mirror;
 pub mod rows;
 pub mod snapshot;
 pub mod writes;
