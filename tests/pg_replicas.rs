@@ -447,3 +447,136 @@ fn restart_catches_up_without_embedding_and_a_lost_cache_is_rebuilt() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("embedded-storage data"));
     assert!(own.path().join("meta.json").exists());
 }
+
+#[test]
+fn import_and_reindex_go_through_the_database_and_pruning_forces_a_rebuild() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let db = postgres::db_name(&url).to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    // The same team as `import` writes to (the nil UUID).
+    let key = {
+        let out = Command::new(BIN)
+            .args([
+                "keys",
+                "create",
+                "--team",
+                "local",
+                "--json",
+                "--database-url",
+                &url,
+            ])
+            .args(["--team-id", "00000000-0000-0000-0000-000000000000"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a = Server::start(
+        &tmp.path().join("a"),
+        &[
+            "--database-url",
+            &url,
+            "--change-retention",
+            "2",
+            "--write-rate",
+            "0",
+        ],
+    );
+    let file = tmp.path().join("notes.jsonl");
+    let lines: String = (0..60)
+        .map(|i| format!("{}\n", json!({"title": format!("note {i}"), "content": format!("imported note {i} about lighthouses")})))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let import = || {
+        Command::new(BIN)
+            .args([
+                "import",
+                "--diary",
+                "imported",
+                "--database-url",
+                &url,
+                "--data-dir",
+            ])
+            .arg(tmp.path().join("import-cache"))
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = import();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stored 60, already present 0"));
+    let again = import();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("stored 0, already present 60"));
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM diary_entries"), "60");
+    // The running server got them through its feed.
+    let api = a.api(&key);
+    assert!(eventually(Duration::from_secs(2), || {
+        server::ids(&api.search(json!({"query": "lighthouses", "limit": 100}))).len() == 60
+    })
+    .is_some());
+
+    // reindex rebuilds a cache from the tables without the model; a cache
+    // in use is refused.
+    let reindex = |dir: &std::path::Path| {
+        Command::new(BIN)
+            .args(["reindex", "--database-url", &url, "--data-dir"])
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let out = reindex(&tmp.path().join("import-cache"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("60 entries"));
+    let busy = reindex(&tmp.path().join("a"));
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("locked"));
+
+    // A cache stopped at sequence S; the log pruned past S; the cache is
+    // rebuilt at the next start.
+    let mut b = start(&tmp.path().join("b"), &url);
+    let held: u64 = pg
+        .psql(&db, "SELECT max(seq) FROM changes")
+        .parse()
+        .unwrap();
+    assert_eq!(b.stop().code(), Some(0));
+    let diary = api.diary("later", "private");
+    for i in 0..3 {
+        api.entry(&diary, json!({"content": format!("after b stopped {i}")}));
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            pg.psql(&db, "SELECT pruned_through FROM moltsearch_meta")
+                .parse::<u64>()
+                .unwrap()
+                > held
+        })
+        .is_some(),
+        "server a prunes the log past b's sequence"
+    );
+    let b = start(&tmp.path().join("b"), &url);
+    assert!(b.log().contains("retention"), "{}", b.log());
+    assert!(b.log().contains("cache=Rebuilt"));
+    assert_eq!(
+        b.api(&key)
+            .get(&format!("/diaries/{diary}/entries"))
+            .expect(200)
+            .body["total"],
+        3
+    );
+}

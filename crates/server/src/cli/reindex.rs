@@ -5,12 +5,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use moltsearch_engine::engine::reindex::reembed;
 use moltsearch_engine::engine::OpenProgress;
+use moltsearch_engine::index::vector::VectorIndexBuilder;
+use moltsearch_engine::store::stored_source;
+use moltsearch_engine::{Engine, StoreError};
 
 use super::common::{progress, spinner};
 use super::engine_args::EngineArgs;
+use super::model_args::DEFAULT_MODEL;
+use crate::pg;
 
 /// Rebuild indexes from the stored entries.
 #[derive(clap::Args, Debug)]
@@ -24,10 +29,25 @@ pub struct ReindexArgs {
     /// Entries per model call when re-embedding.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    /// Rebuild the data folder as an index cache of this database (the
+    /// vectors come from it; no model runs). Stop the server using the
+    /// folder first: a folder in use is refused.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 /// Runs the subcommand.
 pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.database_url {
+        if args.reembed {
+            bail!(
+                "--reembed with --database-url is not available in this version: re-embedding \
+                 a database (vectors written back, then the model switched in one step) is \
+                 planned; rebuild the cache without --reembed"
+            );
+        }
+        return from_database(&args, url);
+    }
     let dir = &args.engine.data_dir;
     if args.reembed {
         let embedder = args.engine.model.embedder()?;
@@ -87,5 +107,80 @@ pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
         (start.elapsed() - built).as_secs_f64(),
         engine.describe_vector_index()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rebuilds the index cache in `--data-dir` from the database.
+fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
+    let dir = &args.engine.data_dir;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+            .context("connecting to --database-url")?;
+        pg::migrate::run(&pool).await?;
+        let meta = pg::meta(&pool).await?;
+        let model = match (&args.engine.model.model, &meta.model_id) {
+            (Some(m), _) | (None, Some(m)) => m.clone(),
+            (None, None) => DEFAULT_MODEL.to_string(),
+        };
+        let embedder = args.engine.model.embedder_for(&model)?;
+        pg::claim_model(&pool, embedder.model_id(), embedder.dims()).await?;
+        let open = || {
+            Engine::builder()
+                .embedder(embedder.clone())
+                .vector_index(VectorIndexBuilder::new().quantization(args.engine.quantize.into()))
+                .data_dir(dir)
+                .external_source(meta.source())
+                .open()
+        };
+        match stored_source(dir)? {
+            Some(None) => bail!(
+                "{} holds embedded-storage data, not an index cache; reindex it without \
+                 --database-url, or give another folder",
+                dir.display()
+            ),
+            Some(Some(_)) => {
+                // Opening takes the folder's lock: a folder in use is refused
+                // before anything is removed.
+                if let Err(moltsearch_engine::Error::Store(e @ StoreError::Locked { .. })) = open()
+                {
+                    bail!("{e}");
+                }
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+            None => {}
+        }
+        let start = Instant::now();
+        let engine = Arc::new(open().with_context(|| format!("opening {}", dir.display()))?);
+        let bar = progress(0, "loading");
+        let done = pg::snapshot::rebuild(&pool, &engine, Some(&bar)).await?;
+        bar.finish_and_clear();
+        let loaded = start.elapsed();
+        let e = engine.clone();
+        tokio::task::spawn_blocking(move || {
+            e.optimize_indexes();
+            e.checkpoint()
+        })
+        .await??;
+        println!(
+            "rebuilt the index cache of {} from the database: {} diaries, {} entries, {} \
+             relations at sequence {} in {:.2} s (rows loaded in {:.2} s; no model ran)",
+            dir.display(),
+            done.diaries,
+            done.entries,
+            done.relations,
+            done.seq,
+            start.elapsed().as_secs_f64(),
+            loaded.as_secs_f64(),
+        );
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

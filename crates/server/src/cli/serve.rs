@@ -253,6 +253,22 @@ async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Sto
             }
         });
     }
+    {
+        let (pool, retention) = (pool.clone(), args.db.retention()?);
+        // Every server prunes; an advisory lock lets one do it at a time.
+        let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match pg::log::prune(&pool, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(records = n, "pruned the change log"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune the change log"),
+                }
+            }
+        });
+    }
     Ok(Stores {
         writes: Arc::new(PgWrites::new(pool, engine.clone(), feed.clone())),
         engine,

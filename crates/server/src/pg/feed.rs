@@ -51,6 +51,18 @@ pub enum FeedError {
     /// The blocking task died.
     #[error("apply task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The changes after the sequence held were pruned from the log: the
+    /// cache must be rebuilt from the tables (a restart does it).
+    #[error(
+        "this index holds sequence {held} but the change log is pruned through {pruned}: \
+         restart the server to rebuild its cache from the tables"
+    )]
+    Pruned {
+        /// The sequence held.
+        held: u64,
+        /// How far the log is pruned.
+        pruned: u64,
+    },
     /// A write's sequence was not applied within the wait.
     #[error("sequence {seq} was committed but not applied within {waited:?}")]
     Timeout {
@@ -199,6 +211,16 @@ pub async fn read_after(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
+    let pruned: i64 = sqlx::query_scalar("SELECT pruned_through FROM moltsearch_meta")
+        .fetch_one(&mut *tx)
+        .await?;
+    let pruned = u64::try_from(pruned).unwrap_or(0);
+    if pruned > after {
+        return Err(FeedError::Pruned {
+            held: after,
+            pruned,
+        });
+    }
     let rows = sqlx::query(
         "WITH s AS (SELECT DISTINCT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2) \
          SELECT c.seq, c.kind, c.object_id FROM changes c JOIN s USING (seq) \

@@ -85,3 +85,43 @@ pub async fn append(tx: &mut PgConnection, objects: &[(Kind, Uuid)]) -> sqlx::Re
         .await?;
     Ok(u64::try_from(seq).unwrap_or(0))
 }
+
+/// Deletes change records older than `retention`, always keeping the
+/// newest, and records how far the log is pruned: a replica holding an
+/// older sequence can no longer catch up from the log and rebuilds from
+/// the tables instead. Safe to run from every server at once (one of them
+/// prunes; the others skip). Returns the records deleted.
+pub async fn prune(pool: &sqlx::PgPool, retention: std::time::Duration) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(PRUNE_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !ours {
+        return Ok(0);
+    }
+    let secs = retention.as_secs_f64();
+    let gone: (i64, Option<i64>) = sqlx::query_as(
+        "WITH gone AS (DELETE FROM changes \
+             WHERE committed_at < now() - make_interval(secs => $1) \
+               AND seq < (SELECT max(seq) FROM changes) \
+             RETURNING seq) \
+         SELECT count(*), max(seq) FROM gone",
+    )
+    .bind(secs)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let (n, Some(through)) = gone {
+        sqlx::query("UPDATE moltsearch_meta SET pruned_through = greatest(pruned_through, $1)")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(u64::try_from(n).unwrap_or(0));
+    }
+    tx.commit().await?;
+    Ok(0)
+}
+
+/// The advisory lock key of [`prune`] (`'prun'`).
+const PRUNE_LOCK: i64 = 0x7072_756e;

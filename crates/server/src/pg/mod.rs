@@ -42,6 +42,25 @@ pub struct DbArgs {
     /// Longest a statement may run, seconds (then 503).
     #[arg(long, default_value_t = 30.0)]
     pub db_statement_timeout: f64,
+    /// Seconds change records are kept (default 7 days). A server whose
+    /// cache is older than that rebuilds it from the tables at start.
+    #[arg(long, default_value_t = 604_800.0)]
+    pub change_retention: f64,
+}
+
+impl DbArgs {
+    /// `--change-retention` as a duration.
+    pub fn retention(&self) -> anyhow::Result<Duration> {
+        Duration::try_from_secs_f64(self.change_retention)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--change-retention must be a positive number of seconds, got {}",
+                    self.change_retention
+                )
+            })
+    }
 }
 
 impl DbArgs {
