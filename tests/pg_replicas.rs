@@ -580,3 +580,77 @@ fn import_and_reindex_go_through_the_database_and_pruning_forces_a_rebuild() {
         3
     );
 }
+
+#[test]
+fn keys_in_the_database_work_on_every_server_and_revocation_reaches_them() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let key = create_key_db(&url, "acme", false);
+    let ro = create_key_db(&url, "acme", true);
+    let other = create_key_db(&url, "globex", false);
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(ta.path(), &url);
+    let b = start(tb.path(), &url);
+    let diary = a.api(&key).diary("private one", "private");
+    assert!(eventually(Duration::from_secs(1), || b
+        .api(&key)
+        .get(&format!("/diaries/{diary}"))
+        .status
+        == 200)
+    .is_some());
+    // Another team: 404 on both servers; read-only: reads yes, writes 403.
+    for s in [&a, &b] {
+        s.api(&other).get(&format!("/diaries/{diary}")).problem(404);
+        s.api(&ro).get(&format!("/diaries/{diary}")).expect(200);
+        s.api(&ro)
+            .post(
+                &format!("/diaries/{diary}/entries"),
+                &json!({"content": "no"}),
+            )
+            .problem(403);
+    }
+    // A key made while both run works on both at once.
+    let late = create_key_db(&url, "acme", false);
+    for s in [&a, &b] {
+        assert!(eventually(Duration::from_secs(2), || s
+            .api(&late)
+            .get("/diaries")
+            .status
+            == 200)
+        .is_some());
+    }
+    // Revoked: refused on both within the reload poll.
+    let list = Command::new(BIN)
+        .args(["keys", "list", "--json", "--database-url", &url])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let prefix = late.split('_').nth(1).unwrap();
+    assert!(listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["prefix"] == prefix));
+    let out = Command::new(BIN)
+        .args(["keys", "revoke", prefix, "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for s in [&a, &b] {
+        assert!(eventually(Duration::from_secs(3), || s
+            .api(&late)
+            .get("/diaries")
+            .status
+            == 401)
+        .is_some());
+    }
+    s_ok(&a, &key);
+}
+
+fn s_ok(s: &Server, key: &str) {
+    s.api(key).get("/diaries").expect(200);
+}

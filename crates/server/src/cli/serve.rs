@@ -224,6 +224,11 @@ async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Sto
         },
     )
     .await?;
+    let (open_ms, catch_up_ms, seq_before) = (
+        mirror.open_time.as_millis() as u64,
+        mirror.catch_up_time.as_millis() as u64,
+        mirror.seq_before,
+    );
     let (engine, feed, how, held) = (mirror.engine, mirror.feed, mirror.cache, mirror.seq);
     let e = engine.clone();
     let warm = tokio::task::spawn_blocking(move || e.embedder().warm_up())
@@ -232,7 +237,10 @@ async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Sto
     tracing::info!(
         entries = engine.len(),
         seq = held,
+        seq_before,
         cache = ?how,
+        open_ms,
+        catch_up_ms,
         model = engine.embedder().model_id(),
         warm_up_ms = warm.as_millis() as u64,
         data_dir = %args.data_dir.display(),

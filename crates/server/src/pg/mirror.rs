@@ -24,6 +24,12 @@ pub struct Mirror {
     pub cache: CacheOpen,
     /// The sequence held after catching up.
     pub seq: u64,
+    /// The sequence the cache held before catching up.
+    pub seq_before: u64,
+    /// How long opening (or rebuilding) the cache took.
+    pub open_time: std::time::Duration,
+    /// How long catching up on the change log took.
+    pub catch_up_time: std::time::Duration,
 }
 
 /// Opens the mirror in `dir`. `embedder` gets the database's model (when
@@ -53,8 +59,12 @@ pub async fn open(
             .external_source(source.clone())
             .open()
     };
+    let started = std::time::Instant::now();
     let (engine, cache) = open_cache(pool, &meta, dir, open).await?;
+    let open_time = started.elapsed();
+    let seq_before = engine.source_seq();
     let feed = Feed::new(pool.clone(), engine.clone());
+    let started = std::time::Instant::now();
     let seq = feed
         .catch_up()
         .await
@@ -64,5 +74,8 @@ pub async fn open(
         feed,
         cache,
         seq,
+        seq_before,
+        open_time,
+        catch_up_time: started.elapsed(),
     })
 }

@@ -96,4 +96,10 @@ impl Sink for Database {
             .block_on(self.writes.delete_diary(id))
             .map_err(unwrap)
     }
+
+    fn bulk(&self) -> Option<moltsearch_engine::BulkLoad<'_>> {
+        // The feed applies each batch to this cache: graph builds wait for
+        // the end here too, so the model gets the cores meanwhile.
+        Some(self.engine.bulk_load())
+    }
 }
