@@ -77,7 +77,7 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 1 migration"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 2 migration"));
     let again = migrate();
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("schema is current"));

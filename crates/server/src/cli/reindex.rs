@@ -136,6 +136,7 @@ fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
                 .embedder(embedder.clone())
                 .vector_index(VectorIndexBuilder::new().quantization(args.engine.quantize.into()))
                 .data_dir(dir)
+                .durability(moltsearch_engine::Durability::Buffered)
                 .external_source(meta.source())
                 .open()
         };
@@ -164,14 +165,10 @@ fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
         let loaded = start.elapsed();
         let e = engine.clone();
-        tokio::task::spawn_blocking(move || {
-            e.optimize_indexes();
-            e.checkpoint()
-        })
-        .await??;
+        tokio::task::spawn_blocking(move || e.checkpoint()).await??;
         println!(
             "rebuilt the index cache of {} from the database: {} diaries, {} entries, {} \
-             relations at sequence {} in {:.2} s (rows loaded in {:.2} s; no model ran)",
+             relations at sequence {} in {:.2} s (rows and graph {:.2} s; no model ran)",
             dir.display(),
             done.diaries,
             done.entries,

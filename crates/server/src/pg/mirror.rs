@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use moltsearch_engine::embed::Embedder;
 use moltsearch_engine::index::vector::VectorIndexBuilder;
-use moltsearch_engine::Engine;
+use moltsearch_engine::{Durability, Engine};
 use sqlx::PgPool;
 
 use super::feed::Feed;
@@ -52,10 +52,15 @@ pub async fn open(
     claim_model(pool, embedder.model_id(), embedder.dims()).await?;
     let (dir_owned, source) = (dir.to_path_buf(), meta.source());
     let open = move || {
+        // The cache needs no fsync per apply: Postgres holds the truth, a
+        // process crash keeps what was handed to the OS, and after a power
+        // cut the cache reopens at the sequence its log holds (or is
+        // rebuilt) and the feed applies the rest again.
         Engine::builder()
             .embedder(embedder.clone())
             .vector_index(vectors.clone())
             .data_dir(&dir_owned)
+            .durability(Durability::Buffered)
             .external_source(source.clone())
             .open()
     };

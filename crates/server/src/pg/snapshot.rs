@@ -3,8 +3,9 @@
 //!
 //! One `REPEATABLE READ` transaction reads the sequence it sees and every
 //! row, in id order, a chunk at a time; the engine loads each chunk
-//! ([`Engine::load_snapshot_part`]) while the next one is read, and the
-//! sequence is stamped only once all of it is in. A rebuild cut short
+//! ([`Engine::load_snapshot_part`]) while the next one is read, graph
+//! builds held until the end (one build of everything), and the sequence
+//! is stamped only once all of it is in. A rebuild cut short
 //! leaves a cache at sequence 0, which the next start discards and
 //! rebuilds.
 
@@ -69,6 +70,9 @@ pub async fn rebuild(
         entries: 0,
         relations: 0,
     };
+    // Graph builds wait for the end (one build of everything, the cores
+    // meanwhile for decoding and indexing), as a bulk import does.
+    let bulk = engine.bulk_load();
     let mut pending = Some(load(engine, diaries));
     let mut after = Uuid::nil();
     loop {
@@ -105,9 +109,14 @@ pub async fn rebuild(
     tx.commit().await?;
     done.relations = relations.len();
     load(engine, relations).await??;
+    drop(bulk);
     let e = engine.clone();
     let stamp = done.seq;
-    tokio::task::spawn_blocking(move || e.apply_changes(stamp, Vec::new())).await??;
+    tokio::task::spawn_blocking(move || {
+        e.optimize_indexes();
+        e.apply_changes(stamp, Vec::new())
+    })
+    .await??;
     Ok(done)
 }
 

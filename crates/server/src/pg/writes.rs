@@ -65,6 +65,9 @@ fn db(e: sqlx::Error) -> WriteError {
     if let sqlx::Error::Database(d) = &e {
         let constraint = d.constraint().unwrap_or_default().to_string();
         match d.code().as_deref() {
+            Some("23505") if constraint == "diary_entries_signature" => {
+                return WriteError::Conflict("the signature already signs another entry".into())
+            }
             Some("23505") if constraint == "diary_entries_nonce" => {
                 return WriteError::Conflict(
                     "the signing nonce is already used by another entry".into(),
