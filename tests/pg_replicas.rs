@@ -77,7 +77,21 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 2 migration"));
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "sql")
+        })
+        .count();
+    let said = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        said.contains(&format!("applied {files} migration")),
+        "{said}"
+    );
     let again = migrate();
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("schema is current"));
@@ -653,4 +667,116 @@ fn keys_in_the_database_work_on_every_server_and_revocation_reaches_them() {
 
 fn s_ok(s: &Server, key: &str) {
     s.api(key).get("/diaries").expect(200);
+}
+
+#[test]
+fn reembed_switches_the_database_model_in_one_step() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let db = postgres::db_name(&url).to_string();
+    let key = create_key_db(&url, "acme", false);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = start(&tmp.path().join("a"), &url);
+    let diary = a.api(&key).diary("d", "private");
+    let batch: Vec<Value> = (0..30)
+        .map(|i| json!({"content": format!("re-embedded note {i} about tides")}))
+        .collect();
+    a.api(&key)
+        .post(
+            &format!("/diaries/{diary}/entries:batch"),
+            &json!({"entries": batch}),
+        )
+        .expect(201);
+    assert_eq!(a.stop().code(), Some(0));
+    assert_eq!(
+        pg.psql(&db, "SELECT model_id FROM moltsearch_meta"),
+        "all-minilm-l6-v2-int8"
+    );
+
+    let reembed = || {
+        Command::new(BIN)
+            .args([
+                "reindex",
+                "--reembed",
+                "--model",
+                "all-minilm-l6-v2",
+                "--database-url",
+                &url,
+                "--data-dir",
+            ])
+            .arg(tmp.path().join("r"))
+            .output()
+            .unwrap()
+    };
+    let out = reembed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("re-embedded 30 entries"), "{said}");
+    assert_eq!(
+        pg.psql(&db, "SELECT model_id FROM moltsearch_meta"),
+        "all-minilm-l6-v2"
+    );
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT count(DISTINCT model_id) || ' ' || min(model_id) FROM diary_entries"
+        ),
+        "1 all-minilm-l6-v2"
+    );
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM entry_embeddings_next"),
+        "0"
+    );
+    // Again: nothing to do.
+    assert!(String::from_utf8_lossy(&reembed().stdout).contains("already come from"));
+    // A vector of the old model is refused by the database itself.
+    let bad = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+        ])
+        .arg("UPDATE diary_entries SET model_id = 'all-minilm-l6-v2-int8'")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+
+    // A server asking for the old model is refused; one following the
+    // database's model rebuilds its old cache and answers.
+    let old = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--model",
+            "all-minilm-l6-v2-int8",
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(tmp.path().join("a"))
+        .output()
+        .unwrap();
+    assert!(!old.status.success());
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("vectors come from model `all-minilm-l6-v2`")
+    );
+    let a = start(&tmp.path().join("a"), &url);
+    assert!(a.log().contains("cache=Rebuilt"), "{}", a.log());
+    let r = a
+        .api(&key)
+        .search(json!({"query": "tides", "diaryId": diary, "limit": 30}));
+    assert_eq!(server::ids(&r).len(), 30);
 }

@@ -23,7 +23,9 @@ pub struct ReindexArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Re-embed every entry with `--model` (after a model change); without
-    /// it, stored vectors are reused and no model runs.
+    /// it, stored vectors are reused and no model runs. With
+    /// --database-url: the database's vectors, staged resumably and
+    /// switched with the model id in one transaction.
     #[arg(long)]
     pub reembed: bool,
     /// Entries per model call when re-embedding.
@@ -39,13 +41,6 @@ pub struct ReindexArgs {
 /// Runs the subcommand.
 pub fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.database_url {
-        if args.reembed {
-            bail!(
-                "--reembed with --database-url is not available in this version: re-embedding \
-                 a database (vectors written back, then the model switched in one step) is \
-                 planned; rebuild the cache without --reembed"
-            );
-        }
         return from_database(&args, url);
     }
     let dir = &args.engine.data_dir;
@@ -124,6 +119,33 @@ fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
             .await
             .context("connecting to --database-url")?;
         pg::migrate::run(&pool).await?;
+        if args.reembed {
+            let embedder = args.engine.model.embedder()?;
+            let held = pg::meta(&pool).await?.model_id;
+            if held.as_deref() == Some(embedder.model_id()) {
+                println!(
+                    "the database's vectors already come from {}",
+                    embedder.model_id()
+                );
+            } else {
+                let e = embedder.clone();
+                tokio::task::spawn_blocking(move || e.warm_up()).await??;
+                let start = Instant::now();
+                let bar = progress(0, "re-embedding");
+                let done = pg::reembed::reembed(&pool, &embedder, args.batch, &bar).await?;
+                bar.finish_and_clear();
+                println!(
+                    "re-embedded {} entries with {} and switched {} vectors from {} in {:.1} s; \
+                     restart every server with --model {} (their caches are rebuilt)",
+                    done.embedded,
+                    embedder.model_id(),
+                    done.switched,
+                    held.as_deref().unwrap_or("no model"),
+                    start.elapsed().as_secs_f64(),
+                    embedder.model_id()
+                );
+            }
+        }
         let meta = pg::meta(&pool).await?;
         let model = match (&args.engine.model.model, &meta.model_id) {
             (Some(m), _) | (None, Some(m)) => m.clone(),

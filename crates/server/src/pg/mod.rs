@@ -12,6 +12,7 @@ pub mod feed;
 pub mod log;
 pub mod migrate;
 pub mod mirror;
+pub mod reembed;
 pub mod rows;
 pub mod snapshot;
 pub mod writes;
