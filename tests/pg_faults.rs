@@ -223,3 +223,100 @@ fn postgres_stopped_and_restarted_under_traffic() {
         .unwrap();
     assert_eq!(total, 6, "the refused write left nothing behind");
 }
+
+#[test]
+fn a_damaged_cache_is_rebuilt_and_a_slow_database_answers_503() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let db = postgres::db_name(&url).to_string();
+    let key = create_key_db(&url, "acme", false);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = start(tmp.path(), &url);
+    let diary = s.api(&key).diary("d", "private");
+    for i in 0..10 {
+        s.api(&key).entry(
+            &diary,
+            json!({"content": format!("kept through damage {i}")}),
+        );
+    }
+    assert_eq!(s.stop().code(), Some(0));
+    // Garbage over the start of every log segment: not a torn tail, a
+    // damaged cache. It is discarded and rebuilt from the tables.
+    let mut damaged = 0;
+    for f in std::fs::read_dir(tmp.path()).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("wal-") || name.starts_with("snapshot-") {
+            let mut bytes = std::fs::read(&p).unwrap();
+            for b in bytes.iter_mut().take(64) {
+                *b = 0xA5;
+            }
+            std::fs::write(&p, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0, "the cache has log or snapshot files");
+    let s = Server::start(
+        tmp.path(),
+        &["--database-url", &url, "--db-statement-timeout", "0.5"],
+    );
+    assert!(s.log().contains("cache=Rebuilt"), "{}", s.log());
+    let api = s.api(&key);
+    assert_eq!(
+        api.get(&format!("/diaries/{diary}/entries?limit=1"))
+            .expect(200)
+            .body["total"],
+        10
+    );
+
+    // A table locked by another session: the write's statement times out
+    // (503 with Retry-After), the server keeps answering searches.
+    let mut lock = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &db,
+            "-q",
+            "-c",
+        ])
+        .arg(
+            "BEGIN; LOCK TABLE diary_entries IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let w = api.post(
+        &format!("/diaries/{diary}/entries"),
+        &json!({"content": "while the table is locked"}),
+    );
+    assert_eq!(w.status, 503, "{}", w.text);
+    assert!(w.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered within the statement timeout, not hung"
+    );
+    let r = api.post(
+        "/diaries/search",
+        &json!({"query": "damage", "diaryId": diary}),
+    );
+    assert_eq!(r.status, 200);
+    assert!(lock.wait().unwrap().success());
+    api.post(
+        &format!("/diaries/{diary}/entries"),
+        &json!({"content": "after the lock"}),
+    )
+    .expect(201);
+    assert_eq!(
+        api.get(&format!("/diaries/{diary}/entries?limit=1"))
+            .expect(200)
+            .body["total"],
+        11
+    );
+}

@@ -593,6 +593,28 @@ fn import_and_reindex_go_through_the_database_and_pruning_forces_a_rebuild() {
             .body["total"],
         3
     );
+
+    // A running server whose log was pruned past it keeps answering, and
+    // readiness says it needs a restart.
+    pg.psql(
+        &db,
+        "UPDATE moltsearch_meta SET pruned_through = 1000000000",
+    );
+    let anon = Api::new(&b.url, None);
+    assert!(
+        eventually(Duration::from_secs(5), || anon.get("/health/ready").status
+            == 503)
+        .is_some()
+    );
+    let ready = anon.get("/health/ready").body;
+    assert_eq!(ready["components"]["index"]["status"], "down", "{ready}");
+    assert!(ready["components"]["index"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("restart"));
+    b.api(&key)
+        .get(&format!("/diaries/{diary}/entries"))
+        .expect(200);
 }
 
 #[test]

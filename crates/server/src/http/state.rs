@@ -28,6 +28,9 @@ pub trait Freshness: Send + Sync {
     /// The source sequence applied, and how long ago the engine was last
     /// known to hold everything committed (`None`: not yet confirmed).
     fn applied(&self) -> (u64, Option<Duration>);
+    /// Why the engine cannot follow the source any more (it answers, but
+    /// stale until a restart rebuilds it), if so.
+    fn stuck(&self) -> Option<String>;
 }
 
 /// What the server holds: the engine (the index, read by every search and

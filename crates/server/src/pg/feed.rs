@@ -80,6 +80,10 @@ pub struct Feed {
     applied: watch::Sender<u64>,
     wake: Notify,
     confirmed: Mutex<Option<Instant>>,
+    /// Why the feed cannot follow the log (it needs a rebuild or the data
+    /// is refused), until a catch-up succeeds; not set for an unreachable
+    /// database (readiness names that itself).
+    stuck: Mutex<Option<String>>,
     /// Serialises reads-and-applies (the loop and writers' nudges).
     busy: tokio::sync::Mutex<()>,
 }
@@ -94,12 +98,22 @@ impl Feed {
             applied,
             wake: Notify::new(),
             confirmed: Mutex::new(None),
+            stuck: Mutex::new(None),
             busy: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Reads and applies until nothing is left; returns the sequence held.
     pub async fn catch_up(&self) -> Result<u64, FeedError> {
+        let result = self.catch_up_once().await;
+        *self.stuck.lock() = match &result {
+            Ok(_) | Err(FeedError::Database(_)) | Err(FeedError::Timeout { .. }) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        result
+    }
+
+    async fn catch_up_once(&self) -> Result<u64, FeedError> {
         let _busy = self.busy.lock().await;
         loop {
             let after = self.engine.source_seq();
@@ -198,6 +212,10 @@ impl Freshness for Feed {
             *self.applied.borrow(),
             self.confirmed.lock().map(|at| at.elapsed()),
         )
+    }
+
+    fn stuck(&self) -> Option<String> {
+        self.stuck.lock().clone()
     }
 }
 

@@ -61,6 +61,14 @@ pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
         e.search(&req).map(|_| ()).map_err(|e| e.to_string())
     })
     .await;
+    let index = match s.freshness.as_ref().and_then(|f| f.stuck()) {
+        Some(why) => ComponentHealth {
+            status: "down".into(),
+            error: Some(why),
+            ..index
+        },
+        None => index,
+    };
     let start = Instant::now();
     let mut storage = component(start, s.writes.probe().await);
     if s.draining.load(Ordering::Acquire) {
