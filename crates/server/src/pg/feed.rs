@@ -130,6 +130,35 @@ impl Feed {
         }
     }
 
+    /// Applies a write of this server, committed at `seq`, from the values
+    /// it wrote when `seq` is the very next sequence (no read back from
+    /// Postgres: the values are what the rows hold at `seq`); otherwise,
+    /// or when that apply fails, waits for the feed to read it
+    /// ([`Feed::wait_for`]).
+    pub async fn apply_own(
+        &self,
+        seq: u64,
+        changes: Vec<Change>,
+        within: Duration,
+    ) -> Result<(), FeedError> {
+        {
+            let _busy = self.busy.lock().await;
+            if self.engine.source_seq() + 1 == seq {
+                let engine = self.engine.clone();
+                let n = changes.len();
+                let applied =
+                    tokio::task::spawn_blocking(move || engine.apply_changes(seq, changes)).await;
+                if let Ok(Ok(_)) = applied {
+                    metrics::counter!("moltsearch_feed_changes_applied_total").increment(n as u64);
+                    metrics::gauge!("moltsearch_feed_applied_seq").set(seq as f64);
+                    self.applied.send_replace(seq);
+                    return Ok(());
+                }
+            }
+        }
+        self.wait_for(seq, within).await
+    }
+
     /// Waits until sequence `seq` (a write of this server, committed) is
     /// applied, nudging the feed to read it now.
     pub async fn wait_for(&self, seq: u64, within: Duration) -> Result<(), FeedError> {

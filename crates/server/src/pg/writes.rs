@@ -46,16 +46,23 @@ impl PgWrites {
     }
 
     async fn settle(&self, seq: u64) -> WriteResult<()> {
-        self.feed
-            .wait_for(seq, APPLY_WAIT)
-            .await
-            .map_err(|e| match e {
-                // Committed: the answer is a success the index shows shortly.
-                FeedError::Timeout { .. } => WriteError::Unavailable(format!(
-                    "the write is committed but this server's index has not applied it yet: {e}"
-                )),
-                other => WriteError::Unavailable(other.to_string()),
-            })
+        self.settle_with(seq, None).await
+    }
+
+    /// [`PgWrites::settle`], applying `changes` (the values this write
+    /// committed at `seq`) directly when `seq` is the next sequence.
+    async fn settle_with(&self, seq: u64, changes: Option<Vec<Change>>) -> WriteResult<()> {
+        let done = match changes {
+            Some(c) => self.feed.apply_own(seq, c, APPLY_WAIT).await,
+            None => self.feed.wait_for(seq, APPLY_WAIT).await,
+        };
+        done.map_err(|e| match e {
+            // Committed: the answer is a success the index shows shortly.
+            FeedError::Timeout { .. } => WriteError::Unavailable(format!(
+                "the write is committed but this server's index has not applied it yet: {e}"
+            )),
+            other => WriteError::Unavailable(other.to_string()),
+        })
     }
 }
 
@@ -140,7 +147,8 @@ impl Writes for PgWrites {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
+        self.settle_with(seq, Some(vec![Change::PutDiary(diary.clone())]))
+            .await?;
         Ok(diary)
     }
 
@@ -216,8 +224,13 @@ impl Writes for PgWrites {
         let named: Vec<(Kind, Uuid)> = entries.iter().map(|e| (Kind::Entry, e.record.id)).collect();
         let seq = log::append(&mut tx, &named).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
-        Ok(entries.into_iter().map(|e| e.record).collect())
+        let records = entries.iter().map(|e| e.record.clone()).collect();
+        let changes = entries
+            .into_iter()
+            .map(|e| Change::PutEntry(Box::new(e)))
+            .collect();
+        self.settle_with(seq, Some(changes)).await?;
+        Ok(records)
     }
 
     async fn update_entry(&self, id: Uuid, patch: EntryPatch) -> WriteResult<EntryRecord> {
@@ -350,7 +363,8 @@ impl Writes for PgWrites {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
+        self.settle_with(seq, Some(vec![Change::PutRelation(relation.clone())]))
+            .await?;
         Ok(relation)
     }
 
