@@ -489,3 +489,40 @@ fn help_texts_say_what_the_commands_do() {
     assert!(!top.contains("in memory"), "{top}");
     assert!(top.contains("diaries"), "{top}");
 }
+
+#[test]
+fn database_options_are_checked_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let err = moltsearch_err(&[
+        "serve",
+        "--data-dir",
+        dir,
+        "--database-url",
+        "mysql://u:secret@h/db",
+    ]);
+    assert!(err.contains("must be a Postgres URL"), "{err}");
+    assert!(
+        !err.contains("secret"),
+        "the password is never printed: {err}"
+    );
+    let err = moltsearch_err(&[
+        "serve",
+        "--data-dir",
+        dir,
+        "--database-url",
+        "postgres://u@127.0.0.1:1/db",
+        "--db-pool",
+        "0",
+    ]);
+    assert!(err.contains("--db-pool"), "{err}");
+    let help = String::from_utf8_lossy(&moltsearch_ok(&["serve", "--help"]).stdout).into_owned();
+    for flag in [
+        "--database-url",
+        "--db-statement-timeout",
+        "--change-retention",
+        "--embed-workers",
+    ] {
+        assert!(help.contains(flag), "serve --help lacks {flag}");
+    }
+}

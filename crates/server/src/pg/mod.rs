@@ -85,6 +85,13 @@ impl DbArgs {
         if self.db_pool == 0 {
             bail!("--db-pool must be at least 1");
         }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!(
+                "--database-url must be a Postgres URL (postgres://user:pass@host:port/db), got \
+                 one starting {:?}",
+                url.split("://").next().unwrap_or_default()
+            );
+        }
         let opts: PgConnectOptions = url
             .parse()
             .context("--database-url is not a Postgres URL (postgres://user:pass@host:port/db)")?;
