@@ -802,3 +802,38 @@ fn reembed_switches_the_database_model_in_one_step() {
         .search(json!({"query": "tides", "diaryId": diary, "limit": 30}));
     assert_eq!(server::ids(&r).len(), 30);
 }
+
+#[test]
+fn a_second_server_on_a_cache_in_use_is_refused_and_the_cache_kept() {
+    let pg = postgres::shared();
+    let url = pg.database();
+    let key = create_key_db(&url, "acme", false);
+    let tmp = tempfile::tempdir().unwrap();
+    let a = start(tmp.path(), &url);
+    let diary = a.api(&key).diary("kept", "private");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use"), "{err}");
+    // The first server's cache is intact and it keeps answering and writing.
+    assert!(tmp.path().join("meta.json").exists());
+    a.api(&key).entry(&diary, json!({"content": "still here"}));
+    assert_eq!(
+        a.api(&key)
+            .get(&format!("/diaries/{diary}/entries"))
+            .expect(200)
+            .body["total"],
+        1
+    );
+}

@@ -197,6 +197,14 @@ pub async fn open_cache(
     }
     let engine = match open() {
         Ok(e) => e,
+        // Another process uses the folder: it is not damaged, and removing
+        // it would pull the cache from under that server.
+        Err(e @ moltsearch_engine::Error::Store(moltsearch_engine::StoreError::Locked { .. })) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "the index cache {} is in use: give each server its own --data-dir",
+                dir.display()
+            )))
+        }
         Err(e) => {
             discard(&format!("it does not open: {e}"))?;
             open().context("opening a new index cache")?
