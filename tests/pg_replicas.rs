@@ -811,8 +811,11 @@ fn a_second_server_on_a_cache_in_use_is_refused_and_the_cache_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let a = start(tmp.path(), &url);
     let diary = a.api(&key).diary("kept", "private");
-    let out = Command::new(BIN)
+    // Bounded: a server that wrongly started would serve for ever.
+    let out = Command::new("timeout")
         .args([
+            "30",
+            BIN,
             "serve",
             "--listen",
             "127.0.0.1:0",
