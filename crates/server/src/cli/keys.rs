@@ -11,8 +11,6 @@ use std::process::ExitCode;
 
 use time::format_description::well_known::Rfc3339;
 
-use anyhow::Context;
-
 use crate::keys::{FileKeys, PgKeys};
 
 /// Manage API keys.
@@ -86,12 +84,7 @@ fn database(dir: &KeysDir) -> anyhow::Result<Option<(tokio::runtime::Runtime, sq
         .enable_all()
         .build()?;
     let pool = rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
-            .await
-            .context("connecting to --database-url")?;
+        let pool = crate::pg::connect(url, 1).await?;
         crate::pg::migrate::run(&pool).await?;
         anyhow::Ok(pool)
     })?;

@@ -1,9 +1,6 @@
 //! `moltsearch migrate`: applies the schema's migrations to a database.
 
 use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::Context;
 
 /// Apply the migrations a database lacks.
 #[derive(clap::Args, Debug)]
@@ -19,12 +16,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let done = rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(&args.database_url)
-            .await
-            .context("connecting to --database-url")?;
+        let pool = crate::pg::connect(&args.database_url, 1).await?;
         crate::pg::migrate::run(&pool).await
     })?;
     if done.applied.is_empty() {

@@ -57,6 +57,17 @@ impl ModelArgs {
         Ok(stored.map_or_else(|| DEFAULT_MODEL.to_string(), |(model, _dims)| model))
     }
 
+    /// The profile for a command on a database whose vectors come from
+    /// `held` (its recorded model, if any): `--model` when given (a
+    /// mismatch is then refused by the model check), else `held`, else the
+    /// default.
+    pub fn name_for_database(&self, held: Option<&str>) -> String {
+        self.model
+            .clone()
+            .or_else(|| held.map(str::to_string))
+            .unwrap_or_else(|| DEFAULT_MODEL.to_string())
+    }
+
     /// A builder for profile `model` with these options applied.
     fn builder_for(&self, model: &str) -> EmbedderBuilder {
         let mut b = Embedder::builder().model(model);

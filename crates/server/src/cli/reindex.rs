@@ -14,7 +14,6 @@ use moltsearch_engine::{Engine, StoreError};
 
 use super::common::{progress, spinner};
 use super::engine_args::EngineArgs;
-use super::model_args::DEFAULT_MODEL;
 use crate::pg;
 
 /// Rebuild indexes from the stored entries.
@@ -112,12 +111,7 @@ fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
-            .await
-            .context("connecting to --database-url")?;
+        let pool = pg::connect(url, 2).await?;
         pg::migrate::run(&pool).await?;
         if args.reembed {
             let embedder = args.engine.model.embedder()?;
@@ -147,10 +141,10 @@ fn from_database(args: &ReindexArgs, url: &str) -> anyhow::Result<ExitCode> {
             }
         }
         let meta = pg::meta(&pool).await?;
-        let model = match (&args.engine.model.model, &meta.model_id) {
-            (Some(m), _) | (None, Some(m)) => m.clone(),
-            (None, None) => DEFAULT_MODEL.to_string(),
-        };
+        let model = args
+            .engine
+            .model
+            .name_for_database(meta.model_id.as_deref());
         let embedder = args.engine.model.embedder_for(&model)?;
         pg::claim_model(&pool, embedder.model_id(), embedder.dims()).await?;
         let open = || {

@@ -13,7 +13,7 @@ use moltsearch_engine::index::vector::VectorIndexBuilder;
 use moltsearch_engine::Engine;
 
 use super::engine_args::QuantizeArg;
-use super::model_args::{ModelArgs, DEFAULT_MODEL};
+use super::model_args::ModelArgs;
 use crate::http::rate::{Limit, RateLimits};
 use crate::http::router::Cors;
 use crate::http::serve::{serve, ServeOptions};
@@ -215,11 +215,7 @@ async fn on_postgres(args: &ServeArgs, pool: sqlx::PgPool) -> anyhow::Result<Sto
         &args.data_dir,
         VectorIndexBuilder::new().quantization(args.quantize.into()),
         |held| {
-            let model = match (&args.model.model, held) {
-                (Some(m), _) => m.clone(),
-                (None, Some(m)) => m.to_string(),
-                (None, None) => DEFAULT_MODEL.to_string(),
-            };
+            let model = args.model.name_for_database(held);
             model_args.embedder_for(&model)
         },
     )

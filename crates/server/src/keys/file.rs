@@ -254,16 +254,11 @@ impl KeyStore for FileKeys {
         let Some(key) = loaded.by_prefix.get(prefix) else {
             return Ok(None);
         };
-        if key.revoked_at.is_some() || !token::matches(token, &key.hash) {
-            return Ok(None);
+        let caller = key.caller_for(token);
+        if caller.is_some() {
+            self.used.lock().insert(key.id, OffsetDateTime::now_utc());
         }
-        self.used.lock().insert(key.id, OffsetDateTime::now_utc());
-        Ok(Some(Caller {
-            key_id: key.id,
-            prefix: key.prefix.clone(),
-            team_id: key.team_id,
-            read_only: key.read_only,
-        }))
+        Ok(caller)
     }
 
     fn flush(&self) -> Result<(), KeyError> {

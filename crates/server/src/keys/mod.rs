@@ -55,6 +55,23 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+impl ApiKey {
+    /// The caller `token` authenticates as, if it is this key's token and
+    /// the key is not revoked (constant-time comparison). Every key store
+    /// checks a token this way once it has found the key by its prefix.
+    pub fn caller_for(&self, token: &str) -> Option<Caller> {
+        if self.revoked_at.is_some() || !token::matches(token, &self.hash) {
+            return None;
+        }
+        Some(Caller {
+            key_id: self.id,
+            prefix: self.prefix.clone(),
+            team_id: self.team_id,
+            read_only: self.read_only,
+        })
+    }
+}
+
 /// Who a request acts for, once its key is checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {

@@ -45,6 +45,14 @@ fn key(row: &sqlx::postgres::PgRow) -> Result<ApiKey, sqlx::Error> {
     })
 }
 
+fn team_row(row: &sqlx::postgres::PgRow) -> Result<Team, sqlx::Error> {
+    Ok(Team {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 const KEY_COLUMNS: &str =
     "id, prefix, hash, team_id, read_only, created_at, last_used_at, revoked_at";
 
@@ -134,13 +142,7 @@ impl PgKeys {
             .await?;
         let held: Vec<Team> = held
             .iter()
-            .map(|r| {
-                Ok(Team {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
+            .map(team_row)
             .collect::<Result<_, sqlx::Error>>()?;
         let team = match held.iter().find(|t| t.name == team) {
             Some(t) if team_id.is_some_and(|id| id != t.id) => {
@@ -230,13 +232,7 @@ impl PgKeys {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| {
-                Ok(Team {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
+            .map(team_row)
             .collect::<Result<_, sqlx::Error>>()?;
         let keys = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at"
@@ -281,16 +277,11 @@ impl KeyStore for PgKeys {
         let Some(key) = keys.get(prefix) else {
             return Ok(None);
         };
-        if key.revoked_at.is_some() || !token::matches(token, &key.hash) {
-            return Ok(None);
+        let caller = key.caller_for(token);
+        if caller.is_some() {
+            self.used.lock().insert(key.id, OffsetDateTime::now_utc());
         }
-        self.used.lock().insert(key.id, OffsetDateTime::now_utc());
-        Ok(Some(Caller {
-            key_id: key.id,
-            prefix: key.prefix.clone(),
-            team_id: key.team_id,
-            read_only: key.read_only,
-        }))
+        Ok(caller)
     }
 
     fn flush(&self) -> Result<(), KeyError> {

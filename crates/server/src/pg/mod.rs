@@ -85,13 +85,7 @@ impl DbArgs {
         if self.db_pool == 0 {
             bail!("--db-pool must be at least 1");
         }
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            bail!(
-                "--database-url must be a Postgres URL (postgres://user:pass@host:port/db), got \
-                 one starting {:?}",
-                url.split("://").next().unwrap_or_default()
-            );
-        }
+        check_url(url)?;
         let opts: PgConnectOptions = url
             .parse()
             .context("--database-url is not a Postgres URL (postgres://user:pass@host:port/db)")?;
@@ -105,6 +99,31 @@ impl DbArgs {
                 .connect_lazy_with(opts),
         ))
     }
+}
+
+/// Refuses a URL that is not Postgres', naming its scheme (never the
+/// password).
+fn check_url(url: &str) -> anyhow::Result<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(());
+    }
+    bail!(
+        "--database-url must be a Postgres URL (postgres://user:pass@host:port/db), got one \
+         starting {:?}",
+        url.split("://").next().unwrap_or_default()
+    )
+}
+
+/// A pool of at most `max` connections for a command-line tool, connected
+/// now: a tool fails at once, with the reason, when the database is away.
+pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
+    check_url(url)?;
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .context("connecting to --database-url")
 }
 
 /// The database's identity and model, from `moltsearch_meta`.

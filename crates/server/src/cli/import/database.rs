@@ -6,13 +6,11 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use moltsearch_engine::index::vector::VectorIndexBuilder;
 use moltsearch_engine::{Diary, Engine, PutEntry};
 use uuid::Uuid;
 
 use super::{ImportArgs, Sink};
-use crate::cli::model_args::DEFAULT_MODEL;
 use crate::http::writes::{WriteError, Writes};
 use crate::pg::mirror;
 use crate::pg::writes::PgWrites;
@@ -32,22 +30,13 @@ impl Database {
             .enable_all()
             .build()?;
         let (engine, writes) = rt.block_on(async {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .context("connecting to --database-url")?;
+            let pool = crate::pg::connect(url, 4).await?;
             let m = mirror::open(
                 &pool,
                 &args.engine.data_dir,
                 VectorIndexBuilder::new().quantization(args.engine.quantize.into()),
                 |held| {
-                    let model = match (&args.engine.model.model, held) {
-                        (Some(m), _) => m.clone(),
-                        (None, Some(m)) => m.to_string(),
-                        (None, None) => DEFAULT_MODEL.to_string(),
-                    };
+                    let model = args.engine.model.name_for_database(held);
                     args.engine.model.embedder_for(&model)
                 },
             )
