@@ -45,14 +45,19 @@ impl PgWrites {
         Self { pool, engine, feed }
     }
 
-    async fn settle(&self, seq: u64) -> WriteResult<()> {
-        self.settle_with(seq, None).await
-    }
-
-    /// [`PgWrites::settle`], applying `changes` (the values this write
-    /// committed at `seq`) directly when `seq` is the next sequence.
-    async fn settle_with(&self, seq: u64, changes: Option<Vec<Change>>) -> WriteResult<()> {
-        let done = match changes {
+    /// Ends a write: records `objects` in the change log, commits, then
+    /// waits until this server's index holds the write (applying `own`,
+    /// the values it committed, directly when its sequence is the next
+    /// one), so the answer is durable and read-your-writes.
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'_, Postgres>,
+        objects: &[(Kind, Uuid)],
+        own: Option<Vec<Change>>,
+    ) -> WriteResult<()> {
+        let seq = log::append(&mut tx, objects).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let done = match own {
             Some(c) => self.feed.apply_own(seq, c, APPLY_WAIT).await,
             None => self.feed.wait_for(seq, APPLY_WAIT).await,
         };
@@ -143,12 +148,12 @@ impl Writes for PgWrites {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let seq = log::append(&mut tx, &[(Kind::Diary, diary.id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle_with(seq, Some(vec![Change::PutDiary(diary.clone())]))
-            .await?;
+        self.finish(
+            tx,
+            &[(Kind::Diary, diary.id)],
+            Some(vec![Change::PutDiary(diary.clone())]),
+        )
+        .await?;
         Ok(diary)
     }
 
@@ -168,11 +173,7 @@ impl Writes for PgWrites {
         if n == 0 {
             return Err(not_found("diary", diary.id));
         }
-        let seq = log::append(&mut tx, &[(Kind::Diary, diary.id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
+        self.finish(tx, &[(Kind::Diary, diary.id)], None).await?;
         Ok(diary)
     }
 
@@ -208,11 +209,7 @@ impl Writes for PgWrites {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let seq = log::append(&mut tx, &[(Kind::Diary, id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await
+        self.finish(tx, &[(Kind::Diary, id)], None).await
     }
 
     async fn put_entries(&self, batch: Vec<PutEntry>) -> WriteResult<Vec<EntryRecord>> {
@@ -222,14 +219,12 @@ impl Writes for PgWrites {
         let refs: Vec<&EntryChange> = entries.iter().collect();
         insert_entries(&mut tx, &refs).await.map_err(db)?;
         let named: Vec<(Kind, Uuid)> = entries.iter().map(|e| (Kind::Entry, e.record.id)).collect();
-        let seq = log::append(&mut tx, &named).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
         let records = entries.iter().map(|e| e.record.clone()).collect();
         let changes = entries
             .into_iter()
             .map(|e| Change::PutEntry(Box::new(e)))
             .collect();
-        self.settle_with(seq, Some(changes)).await?;
+        self.finish(tx, &named, Some(changes)).await?;
         Ok(records)
     }
 
@@ -275,11 +270,7 @@ impl Writes for PgWrites {
                 "the entry was deleted or signed meanwhile".into(),
             ));
         }
-        let seq = log::append(&mut tx, &[(Kind::Entry, id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
+        self.finish(tx, &[(Kind::Entry, id)], None).await?;
         Ok(entry.record)
     }
 
@@ -302,11 +293,7 @@ impl Writes for PgWrites {
         if n == 0 {
             return Err(not_found("entry", id));
         }
-        let seq = log::append(&mut tx, &[(Kind::Entry, id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await
+        self.finish(tx, &[(Kind::Entry, id)], None).await
     }
 
     async fn relate(
@@ -359,12 +346,12 @@ impl Writes for PgWrites {
             })
             .into());
         }
-        let seq = log::append(&mut tx, &[(Kind::Relation, relation.id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle_with(seq, Some(vec![Change::PutRelation(relation.clone())]))
-            .await?;
+        self.finish(
+            tx,
+            &[(Kind::Relation, relation.id)],
+            Some(vec![Change::PutRelation(relation.clone())]),
+        )
+        .await?;
         Ok(relation)
     }
 
@@ -381,11 +368,7 @@ impl Writes for PgWrites {
         if n == 0 {
             return Err(not_found("relation", id));
         }
-        let seq = log::append(&mut tx, &[(Kind::Relation, id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await?;
+        self.finish(tx, &[(Kind::Relation, id)], None).await?;
         self.engine
             .get_relation(id)
             .ok_or_else(|| not_found("relation", id))
@@ -402,11 +385,7 @@ impl Writes for PgWrites {
         if n == 0 {
             return Err(not_found("relation", id));
         }
-        let seq = log::append(&mut tx, &[(Kind::Relation, id)])
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.settle(seq).await
+        self.finish(tx, &[(Kind::Relation, id)], None).await
     }
 
     async fn flush(&self) -> WriteResult<()> {
