@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::file::{KeyFile, MAX_TEAM_NAME};
 use super::{token, ApiKey, Caller, KeyError, KeyStore, Team};
+use crate::pg::listen::Listen;
 
 /// The channel key changes are announced on.
 pub const KEYS_CHANNEL: &str = "moltsearch_keys";
@@ -91,28 +91,16 @@ impl PgKeys {
         stop: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(stop);
-        let mut listener: Option<PgListener> = None;
+        let mut listen = Listen::new(self.pool.clone(), KEYS_CHANNEL);
         loop {
-            if listener.is_none() {
-                if let Ok(mut l) = PgListener::connect_with(&self.pool).await {
-                    if l.listen(KEYS_CHANNEL).await.is_ok() {
-                        listener = Some(l);
-                    }
-                }
-            }
+            listen.ensure().await;
             if let Err(e) = self.reload().await {
                 tracing::warn!(error = %e, "keys: reload failed; keeping the last copy");
             }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => l.try_recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 () = &mut stop => return,
                 () = tokio::time::sleep(poll) => {}
-                got = notified => if got.is_err() { listener = None; },
+                () = listen.notified() => {}
             }
         }
     }

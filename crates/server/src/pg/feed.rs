@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use moltsearch_engine::{Access, Change, Engine};
 use parking_lot::Mutex;
-use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
+use super::listen::Listen;
 use super::log::{Kind, CHANNEL};
 use super::rows::{self, RowError, DIARY_COLUMNS, ENTRY_COLUMNS, RELATION_COLUMNS};
 use crate::http::state::Freshness;
@@ -185,24 +185,10 @@ impl Feed {
     /// reconnects the listener.
     pub async fn run(self: Arc<Self>, poll: Duration, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
-        let mut listener: Option<PgListener> = None;
+        let mut listen = Listen::new(self.pool.clone(), CHANNEL);
         let mut backoff = Duration::from_millis(100);
         loop {
-            if listener.is_none() {
-                listener = match PgListener::connect_with(&self.pool).await {
-                    Ok(mut l) => match l.listen(CHANNEL).await {
-                        Ok(()) => Some(l),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "feed: LISTEN failed; polling");
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "feed: cannot connect the listener; polling");
-                        None
-                    }
-                };
-            }
+            listen.ensure().await;
             let wait = match self.catch_up().await {
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
@@ -214,22 +200,11 @@ impl Feed {
                     backoff
                 }
             };
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => l.try_recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 () = &mut stop => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
-                got = notified => {
-                    if let Err(e) = got {
-                        tracing::warn!(error = %e, "feed: listener lost; reconnecting");
-                        listener = None;
-                    }
-                }
+                () = listen.notified() => {}
             }
         }
     }

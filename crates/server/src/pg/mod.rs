@@ -9,6 +9,7 @@
 //! cache is rebuilt from the tables ([`snapshot`]) without embedding.
 
 pub mod feed;
+pub mod listen;
 pub mod log;
 pub mod migrate;
 pub mod mirror;
