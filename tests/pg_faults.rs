@@ -271,19 +271,9 @@ fn a_damaged_cache_is_rebuilt_and_a_slow_database_answers_503() {
 
     // A table locked by another session: the write's statement times out
     // (503 with Retry-After), the server keeps answering searches.
-    let mut lock = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            &db,
-            "-q",
-            "-c",
-        ])
+    let mut lock = pg
+        .psql_command(&db)
+        .args(["-q", "-c"])
         .arg(
             "BEGIN; LOCK TABLE diary_entries IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
         )

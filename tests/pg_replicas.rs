@@ -109,9 +109,9 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
         );
     }
     // The schema's own checks refuse what the API refuses.
-    let bad = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
-        .args(["-v", "ON_ERROR_STOP=1", "-c"])
+    let bad = pg
+        .psql_command(&db)
+        .arg("-c")
         .arg("INSERT INTO diaries (id, team_id, name, visibility) VALUES (gen_random_uuid(), gen_random_uuid(), 'x', 'secret')")
         .output()
         .unwrap();
@@ -290,18 +290,8 @@ fn slow_append(
          SELECT pg_sleep({secs}); \
          COMMIT;"
     );
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-        ])
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &sql])
+    pg.psql_command(db)
+        .args(["-q", "-c", &sql])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("psql runs")
@@ -756,20 +746,9 @@ fn reembed_switches_the_database_model_in_one_step() {
     // Again: nothing to do.
     assert!(String::from_utf8_lossy(&reembed().stdout).contains("already come from"));
     // A vector of the old model is refused by the database itself.
-    let bad = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            &db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-        ])
+    let bad = pg
+        .psql_command(&db)
+        .arg("-c")
         .arg("UPDATE diary_entries SET model_id = 'all-minilm-l6-v2-int8'")
         .output()
         .unwrap();

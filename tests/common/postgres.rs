@@ -196,19 +196,28 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// `psql` on database `db` of this cluster, stopping at the first
+    /// error; add the statement (`-c`) and any output flags.
+    pub fn psql_command(&self, db: &str) -> Command {
+        let mut cmd = Command::new("psql");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", db, "-v", "ON_ERROR_STOP=1"]);
+        cmd
+    }
+
     /// Runs SQL on database `db` with psql; its output (unaligned, tuples
     /// only).
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        let out = self
+            .psql_command(db)
+            .args(["-At", "-c", sql])
             .output()
             .expect("psql runs");
         assert!(
@@ -223,16 +232,9 @@ impl Cluster {
     pub fn wait_ready(&self, within: Duration) {
         let start = Instant::now();
         while start.elapsed() < within {
-            let ok = Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
-                .args(["-d", "postgres", "-Atc", "SELECT 1"])
+            let ok = self
+                .psql_command("postgres")
+                .args(["-Atc", "SELECT 1"])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if ok {

@@ -146,35 +146,20 @@ impl Drop for Server {
 
 /// `moltsearch keys create --team team [--read-only] --json` on `dir`: the key.
 pub fn create_key(dir: &Path, team: &str, read_only: bool) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["keys", "create", "--team", team, "--json", "--data-dir"])
-        .arg(dir);
-    if read_only {
-        cmd.arg("--read-only");
-    }
-    let out = cmd.output().expect("keys create runs");
-    assert!(
-        out.status.success(),
-        "keys create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("keys create --json prints JSON");
-    v["key"].as_str().expect("a key").to_string()
+    keys_create(team, read_only, &["--data-dir".as_ref(), dir.as_os_str()])
 }
 
 /// `moltsearch keys create --team team [--read-only] --json` on the
 /// database at `url`: the key.
 pub fn create_key_db(url: &str, team: &str, read_only: bool) -> String {
+    keys_create(team, read_only, &["--database-url".as_ref(), url.as_ref()])
+}
+
+/// `keys create` with `target` (where the keys live): the key printed.
+fn keys_create(team: &str, read_only: bool, target: &[&std::ffi::OsStr]) -> String {
     let mut cmd = Command::new(BIN);
-    cmd.args([
-        "keys",
-        "create",
-        "--team",
-        team,
-        "--json",
-        "--database-url",
-        url,
-    ]);
+    cmd.args(["keys", "create", "--team", team, "--json"])
+        .args(target);
     if read_only {
         cmd.arg("--read-only");
     }
