@@ -53,17 +53,7 @@ start() { # name, args... → URL_<name>, PID_<name>
   eval "PID_$name=$pid"
 }
 summarise() { # label, wrk output file
-  python3 - "$1" "$2" <<'PY'
-import re, sys
-label, text = sys.argv[1], open(sys.argv[2]).read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
-lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{label:<40} p50 {ms(lat['50']):7.2f} ms   p99 {ms(lat['99']):7.2f} ms   {float(rps):8.1f} req/s   errors {int(non2xx.group(1)) if non2xx else 0}")
-PY
+  python3 "$ROOT/benches/load/wrk_summary.py" "$1" "$2" 40
 }
 diary() { # url key name → id
   curl -sf "$1/diaries" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
