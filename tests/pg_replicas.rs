@@ -28,6 +28,29 @@ fn start(dir: &std::path::Path, url: &str) -> Server {
     )
 }
 
+/// `moltsearch serve` on `url` and `dir` with `extra`, which must refuse to
+/// start; its error output. Bounded by timeout(1): a server that wrongly
+/// started would serve for ever.
+fn serve_refused(url: &str, dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args([
+            "30",
+            BIN,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            url,
+        ])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Polls `f` until it is true or `within` passes; how long it took.
 fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
@@ -130,20 +153,7 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
     let err = String::from_utf8_lossy(&newer.stderr);
     assert!(err.contains("newer moltsearch"), "{err}");
     let tmp = tempfile::tempdir().unwrap();
-    let serve = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--data-dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(!serve.status.success());
-    assert!(String::from_utf8_lossy(&serve.stderr).contains("newer moltsearch"));
+    assert!(serve_refused(&url, tmp.path(), &[]).contains("newer moltsearch"));
 }
 
 #[test]
@@ -435,20 +445,7 @@ fn restart_catches_up_without_embedding_and_a_lost_cache_is_rebuilt() {
         .api(&server::create_key(own.path(), "local", false))
         .diary("mine", "private");
     drop(embedded);
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--data-dir",
-        ])
-        .arg(own.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("embedded-storage data"));
+    assert!(serve_refused(&url, own.path(), &[]).contains("embedded-storage data"));
     assert!(own.path().join("meta.json").exists());
 }
 
@@ -756,23 +753,14 @@ fn reembed_switches_the_database_model_in_one_step() {
 
     // A server asking for the old model is refused; one following the
     // database's model rebuilds its old cache and answers.
-    let old = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--model",
-            "all-minilm-l6-v2-int8",
-            "--database-url",
-            &url,
-            "--data-dir",
-        ])
-        .arg(tmp.path().join("a"))
-        .output()
-        .unwrap();
-    assert!(!old.status.success());
+    let old = serve_refused(
+        &url,
+        &tmp.path().join("a"),
+        &["--model", "all-minilm-l6-v2-int8"],
+    );
     assert!(
-        String::from_utf8_lossy(&old.stderr).contains("vectors come from model `all-minilm-l6-v2`")
+        old.contains("vectors come from model `all-minilm-l6-v2`"),
+        "{old}"
     );
     let a = start(&tmp.path().join("a"), &url);
     assert!(a.log().contains("cache=Rebuilt"), "{}", a.log());
@@ -790,23 +778,7 @@ fn a_second_server_on_a_cache_in_use_is_refused_and_the_cache_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let a = start(tmp.path(), &url);
     let diary = a.api(&key).diary("kept", "private");
-    // Bounded: a server that wrongly started would serve for ever.
-    let out = Command::new("timeout")
-        .args([
-            "30",
-            BIN,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--data-dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_refused(&url, tmp.path(), &[]);
     assert!(err.contains("in use"), "{err}");
     // The first server's cache is intact and it keeps answering and writing.
     assert!(tmp.path().join("meta.json").exists());
