@@ -66,6 +66,15 @@ impl Server {
                 panic!("server did not start:\n{}", log.lock().unwrap());
             }
         };
+        // stdout and stderr are read by two threads: wait until stderr has
+        // the server's own "listening" line too, so every line it logged
+        // while starting is in `log()` when this returns.
+        let start = Instant::now();
+        while !log.lock().unwrap().contains("listening")
+            && start.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Server {
             child: Some(child),
             url,
